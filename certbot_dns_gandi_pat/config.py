@@ -1,0 +1,214 @@
+"""Credentials INI: parsing and validation, independent of certbot.
+
+Every mistake is reported here, before any network call, naming the file and
+the key, so that a cron run fails in milliseconds with a message a person can
+act on instead of a 401 from the API.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Optional
+from urllib.parse import urlsplit
+
+DEFAULT_API_URL = "https://api.gandi.net/v5/livedns"
+DEFAULT_TOKENINFO_URL = "https://id.gandi.net/tokeninfo"
+
+PREFIX = "dns_gandi_"
+TOKEN = PREFIX + "token"
+API_KEY = PREFIX + "api_key"
+SHARING_ID = PREFIX + "sharing_id"
+API_URL = PREFIX + "api_url"
+TOKENINFO_URL = PREFIX + "tokeninfo_url"
+KNOWN_KEYS = (TOKEN, API_KEY, SHARING_ID, API_URL, TOKENINFO_URL)
+
+# Legacy keys are documented as 24 lowercase alphanumerics; anything else in
+# that slot is most likely a PAT pasted under the wrong key.
+_LEGACY_KEY = re.compile(r"[a-z0-9]{24}")
+_SAFE_SECRET = re.compile(r"[\x21-\x7e]+")
+
+PAT_HOWTO = (
+    "Create a Personal Access Token in Gandi's admin panel (Organizations > your "
+    "organization > Sharing > Create a token, or Account settings > Personal Access "
+    "Tokens) with the permission \"Manage domain name technical configurations\", and "
+    "put it in the credentials file as: dns_gandi_token = <token>"
+)
+
+
+class ConfigError(ValueError):
+    """A credentials file that cannot be used; the message names file and key."""
+
+
+class Secret:
+    """A credential that never shows itself in repr, str or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class GandiConfig:
+    """Validated credentials and endpoints, as read from one INI file."""
+
+    secret: Secret
+    is_pat: bool
+    source: str = "<credentials>"
+    sharing_id: Optional[str] = None
+    api_url: str = DEFAULT_API_URL
+    tokeninfo_url: str = DEFAULT_TOKENINFO_URL
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def auth_header(self) -> str:
+        scheme = "Bearer" if self.is_pat else "Apikey"
+        return f"{scheme} {self.secret.reveal()}"
+
+    @property
+    def credential_key(self) -> str:
+        return TOKEN if self.is_pat else API_KEY
+
+
+def parse(values: Mapping[str, object], source: str) -> GandiConfig:
+    """Validate the key/value pairs of a credentials file."""
+    warnings = [_unknown_key_warning(key, source) for key in values if key not in KNOWN_KEYS]
+
+    token = _secret(values, TOKEN, source)
+    api_key = _secret(values, API_KEY, source)
+    if token and api_key:
+        raise ConfigError(
+            f"{source}: both {TOKEN} and {API_KEY} are set; keep exactly one. "
+            f"{TOKEN} (a Personal Access Token) is the one Gandi supports today."
+        )
+    if not token and not api_key:
+        raise ConfigError(
+            f"{source}: no credential found; set {TOKEN} (or the legacy {API_KEY}). {PAT_HOWTO}"
+        )
+    if api_key:
+        warnings.append(
+            f"{source}: {API_KEY} is a legacy Gandi API key, which Gandi has deprecated. "
+            f"{PAT_HOWTO}, then remove {API_KEY}."
+        )
+        if not _LEGACY_KEY.fullmatch(api_key):
+            warnings.append(
+                f"{source}: the value of {API_KEY} does not look like a legacy API key "
+                f"(24 lowercase letters and digits). If it is a Personal Access Token, "
+                f"rename the key to {TOKEN}: tokens are sent differently."
+            )
+
+    return GandiConfig(
+        secret=Secret(token or api_key or ""),
+        is_pat=bool(token),
+        source=source,
+        sharing_id=_sharing_id(values, source),
+        api_url=_url(values, API_URL, DEFAULT_API_URL, source),
+        tokeninfo_url=_url(values, TOKENINFO_URL, DEFAULT_TOKENINFO_URL, source),
+        warnings=tuple(warnings),
+    )
+
+
+def read_file(path: str) -> GandiConfig:
+    """Read and validate an INI file through certbot's CredentialsConfiguration.
+
+    Going through certbot keeps its checks (missing file, directory, unsafe
+    permissions warning) identical between the plugin and ``doctor``.
+    """
+    from certbot import errors
+    from certbot.plugins import dns_common
+
+    try:
+        creds = dns_common.CredentialsConfiguration(path)
+    except errors.PluginError as exc:
+        raise ConfigError(str(exc)) from None
+    return parse(dict(creds.confobj), path)
+
+
+def _unknown_key_warning(key: str, source: str) -> str:
+    close = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.75)
+    hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(KNOWN_KEYS)}"
+    return f"{source}: unknown key {key} is ignored{hint}"
+
+
+def _text(values: Mapping[str, object], key: str, source: str) -> Optional[str]:
+    if key not in values:
+        return None
+    raw = values[key]
+    if not isinstance(raw, str):
+        # configobj turns "a, b" into a list; a credential never contains a comma.
+        raise ConfigError(f"{source}: {key} must be a single value, not a list (remove the commas)")
+    value = raw.strip()
+    if not value:
+        raise ConfigError(f"{source}: {key} is empty; give it a value or remove the line")
+    return value
+
+
+def _secret(values: Mapping[str, object], key: str, source: str) -> Optional[str]:
+    value = _text(values, key, source)
+    if value is not None and (not _SAFE_SECRET.fullmatch(value) or '"' in value or "'" in value):
+        raise ConfigError(
+            f"{source}: {key} contains spaces, quotes or control characters; "
+            "paste the credential exactly as Gandi displayed it, on one line, without quotes"
+        )
+    return value
+
+
+def _sharing_id(values: Mapping[str, object], source: str) -> Optional[str]:
+    value = _text(values, SHARING_ID, source)
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ConfigError(
+            f"{source}: {SHARING_ID} = {value!r} is not an organization id (a UUID such as "
+            "01234567-89ab-cdef-0123-456789abcdef). It is the id after /PLTS/ in the address "
+            "of your organization's page in Gandi's admin panel; remove the key if you "
+            "belong to a single organization."
+        ) from None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url(values: Mapping[str, object], key: str, default: str, source: str) -> str:
+    value = _text(values, key, source)
+    if value is None:
+        return default
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not host:
+        raise ConfigError(f"{source}: {key} = {value!r} is not an http(s) URL")
+    if parts.username or parts.password:
+        raise ConfigError(f"{source}: {key} must not contain a user name or password")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise ConfigError(
+            f"{source}: {key} = {value!r} uses plain http, which would send the credential "
+            "unencrypted; use https (plain http is accepted only for 127.0.0.1/localhost)"
+        )
+    return value.rstrip("/")
