@@ -133,13 +133,32 @@ def read_file(path: str) -> GandiConfig:
     Going through certbot keeps its checks (missing file, directory, unsafe
     permissions warning) identical between the plugin and ``doctor``.
     """
+    import configobj
     from certbot import errors
     from certbot.plugins import dns_common
 
     try:
-        creds = dns_common.CredentialsConfiguration(path)
+        dns_common.validate_file_permissions(path)
     except errors.PluginError as exc:
         raise ConfigError(str(exc)) from None
+    try:
+        # Parsed here first because certbot's own parse error quotes (and logs)
+        # the offending line, which may be the one holding the token.
+        configobj.ConfigObj(path)
+    except configobj.ConfigObjError as exc:
+        lines = sorted({e.line_number for e in getattr(exc, "errors", [exc])
+                        if getattr(e, "line_number", None)})
+        where = f" (line {', '.join(map(str, lines))})" if lines else ""
+        raise ConfigError(
+            f"{path}: cannot be parsed as an INI file{where}; each line must read "
+            "key = value, for example: dns_gandi_token = <token>"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({type(exc).__name__})") from None
+    try:
+        creds = dns_common.CredentialsConfiguration(path)
+    except errors.PluginError as exc:  # pragma: no cover - pre-parsed above
+        raise ConfigError(f"{path}: cannot be read") from None
     return parse(dict(creds.confobj), path)
 
 

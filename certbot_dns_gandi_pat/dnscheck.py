@@ -112,6 +112,23 @@ def resolve_addresses(hosts: Iterable[tuple[str, int]]) -> list[Server]:
     return list(found)
 
 
+def zone_nameservers(
+    zone: str, timeout: float = 5.0, servers: Optional[Sequence[Server]] = None
+) -> list[str]:
+    """The zone's NS records as the public DNS (the CA's view) delegates them."""
+    resolver = dns.resolver.Resolver(configure=not servers)
+    for address, port in servers or ():
+        resolver.nameservers = [address]
+        resolver.port = port
+        break
+    try:
+        answer = resolver.resolve(zone, "NS", lifetime=timeout)
+    except dns.exception.DNSException as exc:
+        logger.debug("NS lookup of %s failed: %s", zone, exc)
+        return []
+    return sorted(str(r.target.to_text(omit_final_dot=True)).lower() for r in answer)
+
+
 class CnameResolver:
     """Follow ``_acme-challenge`` CNAME delegations to the name that holds the TXT."""
 

@@ -207,6 +207,8 @@ class LiveDNSClient:
         self._zones: dict[str, str] = {}
         self._counter_lock = threading.Lock()
         self.requests_sent = 0
+        # Learnt on the first emptied rrset: does LiveDNS drop it by itself?
+        self._empty_rrset_vanishes: Optional[bool] = None
 
     @property
     def config(self) -> cfg.GandiConfig:
@@ -335,36 +337,56 @@ class LiveDNSClient:
         try:
             resp = self._call("PATCH", path, json={"remove_rrset_values": quoted},
                               ok=(200, 201, 204), what=f"removing from TXT {where}")
-            remaining = _rrset_values(resp)
-            if remaining is None:  # the answer did not say: ask
-                remaining = self.txt_values(zone, name)
         except _NotFound:
             return  # nothing there, so nothing of ours either
         except LiveDNSError as exc:
             # An API that refuses to empty an rrset with PATCH answers 400; then the
-            # rrset may be deleted only if it holds nothing but our values.
+            # rrset may be deleted, but only if it holds nothing but our values.
             if exc.status != 400:
                 raise
-            remaining = self.txt_values(zone, name)
-            if remaining is None:
+            current = self.txt_values(zone, name)
+            if current is None:
                 return
-            if not set(remaining) <= set(values):
+            if not set(current) <= set(values):
                 raise
-            remaining = []
-        if remaining is None:
+            self._delete(path, where)
             return
+        remaining = _rrset_values(resp)
+        if remaining:
+            self._check_removed(values, remaining, where)
+            return
+        if remaining is None and self._empty_rrset_vanishes:
+            return  # either other values remain or the API dropped the empty rrset
+        if remaining == [] and self._empty_rrset_vanishes:
+            return
+        if remaining == [] and self._empty_rrset_vanishes is False:
+            self._delete(path, where)
+            return
+        # Whether LiveDNS drops an rrset whose last value is removed is not
+        # documented: look once, and remember the answer for the rest of the run.
+        current = self.txt_values(zone, name)
+        if current is None:
+            self._empty_rrset_vanishes = True
+        elif current:
+            self._check_removed(values, current, where)
+        else:
+            self._empty_rrset_vanishes = False
+            self._delete(path, where)
+
+    def _check_removed(self, values: Sequence[str], remaining: Sequence[str], where: str) -> None:
         left = set(values) & set(remaining)
         if left:
             raise LiveDNSError(
                 f"Gandi answered the removal from TXT {where} but {len(left)} value(s) "
                 "are still there"
             )
-        if not remaining:
-            # An empty rrset must not stay behind in the zone.
-            try:
-                self._call("DELETE", path, ok=(200, 204), what=f"deleting empty TXT {where}")
-            except _NotFound:
-                pass
+
+    def _delete(self, path: str, where: str) -> None:
+        # An empty rrset must not stay behind in the zone.
+        try:
+            self._call("DELETE", path, ok=(200, 204), what=f"deleting empty TXT {where}")
+        except _NotFound:
+            pass
 
     # ----------------------------------------------------------------- token
 
