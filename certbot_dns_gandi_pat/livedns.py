@@ -21,6 +21,7 @@ Design rules, each one a guarantee the tests check:
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional, Union
@@ -104,6 +105,9 @@ class _Conflict(LiveDNSError):
     pass
 
 
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+
+
 def normalize_name(name: str) -> str:
     """Lower-case, drop a trailing dot, convert an internationalized name to IDNA."""
     text = name.strip().rstrip(".")
@@ -112,9 +116,10 @@ def normalize_name(name: str) -> str:
     except UnicodeError as exc:
         raise LiveDNSError(f"{name!r} is not a valid domain name: {exc}") from None
     labels = ascii_name.split(".")
-    if len(ascii_name) > 253 or any(not 0 < len(label) <= 63 for label in labels):
+    if len(ascii_name) > 253 or any(not _LABEL.fullmatch(label) for label in labels):
         raise LiveDNSError(
-            f"{name!r} is not a valid domain name (at most 253 characters, labels of 1 to 63)"
+            f"{name!r} is not a valid domain name (at most 253 characters; labels of 1 to "
+            "63 letters, digits, hyphens or underscores)"
         )
     return ascii_name
 
@@ -395,9 +400,11 @@ class LiveDNSClient:
         if not self._config.is_pat:
             return None
         try:
-            resp = self._session.get(
+            # Outside the retrying session: this is advice, not worth a delay.
+            resp = requests.get(
                 self._config.tokeninfo_url,
-                headers={"Authorization": self._config.auth_header, "Accept": "application/json"},
+                headers={"Authorization": self._config.auth_header, "Accept": "application/json",
+                         "User-Agent": str(self._session.headers["User-Agent"])},
                 timeout=(timeout, timeout), allow_redirects=False,
             )
             self._count()
@@ -435,21 +442,23 @@ class LiveDNSClient:
             query["sharing_id"] = self._config.sharing_id
         headers = {"Authorization": self._config.auth_header, "Accept": "application/json"}
         logger.debug("LiveDNS %s %s", method, path)
+        failure = ""
         try:
             resp = self._session.request(
                 method, url, params=query, json=json, headers=headers,
                 timeout=self._timeout, allow_redirects=False,
             )
         except requests.RequestException as exc:
-            # Raised without the original: requests' exceptions carry the request,
-            # headers (and so the credential) included.
-            host = urlsplit(url).netloc
-            raise LiveDNSError(
-                f"{what}: {_transport_reason(exc)} talking to Gandi LiveDNS at {host}, "
-                "even after retries. Check this host's network access to it, or try again later."
-            ) from None
+            failure = _transport_reason(exc)
         finally:
             self._count()
+        if failure:
+            # Raised outside the handler, so not even __context__ refers to the
+            # original: requests' exceptions carry the request, headers included.
+            raise LiveDNSError(
+                f"{what}: {failure} talking to Gandi LiveDNS at {urlsplit(url).netloc}, "
+                "even after retries. Check this host's network access to it, or try again later."
+            )
         logger.debug("LiveDNS %s %s -> HTTP %s", method, path, resp.status_code)
         if resp.status_code in tuple(ok):
             return resp

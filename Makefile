@@ -1,0 +1,59 @@
+# The two set-up commands are `make demo` and `make test`; both work as the very
+# first commands on a fresh Debian/Ubuntu machine (root: apt-get installs Pebble).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: test unit e2e lint typecheck dist-check demo bench live-test compat pebble clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,lint]'
+	touch $(STAMP)
+
+pebble:
+	@command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble >/dev/null)
+
+## Everything CI checks: lint, types, unit + end-to-end tests with coverage, package.
+test: $(STAMP) pebble lint typecheck
+	$(BIN)/pytest -q --cov --cov-report=term-missing:skip-covered --cov-fail-under=90 tests/unit tests/e2e
+	$(MAKE) dist-check
+
+## Quick loop: unit tests only (well under 20 s).
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+e2e: $(STAMP) pebble
+	$(BIN)/pytest -q tests/e2e
+
+lint: $(STAMP)
+	$(BIN)/ruff check certbot_dns_gandi_pat tests teststack benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict certbot_dns_gandi_pat
+
+dist-check: $(STAMP)
+	$(BIN)/python .ci/check_dist.py
+
+## Issue a real certificate from a local ACME server through the plugin.
+demo: $(STAMP) pebble
+	$(BIN)/python -m teststack.demo
+
+## Request counts and wall time for 1..100 names, concurrent vs sequential.
+bench: $(STAMP) pebble
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+## Contract tests against the real Gandi API (needs GANDI_LIVE_TOKEN, GANDI_LIVE_DOMAIN).
+live-test: $(STAMP)
+	$(BIN)/pytest -v -m live tests/live
+
+## Unit tests on the oldest (certbot 1.21, Python 3.9) and newest (Python 3.13) set-ups.
+compat:
+	bash .ci/compat
+
+clean:
+	rm -rf $(VENV) .venv-* build dist *.egg-info .coverage .pytest_cache .mypy_cache .ruff_cache demo-output

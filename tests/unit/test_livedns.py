@@ -1,0 +1,386 @@
+"""The LiveDNS client against mocked HTTP: requests sent, answers handled."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import requests
+import requests_mock as rm
+
+from certbot_dns_gandi_pat import config, livedns
+from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
+
+API = "https://api.test/v5/livedns"
+RRSET = f"{API}/domains/example.com/records/_acme-challenge/TXT"
+ORG = "01234567-89ab-cdef-0123-456789abcdef"
+
+
+def make(pat: bool = True, **extra: str) -> livedns.LiveDNSClient:
+    values = {"dns_gandi_token" if pat else "dns_gandi_api_key": FAKE_TOKEN if pat else FAKE_API_KEY,
+              "dns_gandi_api_url": API, **extra}
+    return livedns.LiveDNSClient(config.parse(values, "/etc/gandi.ini"))
+
+
+def envelope(code: int, message: str, obj: str = "HTTPError") -> dict[str, Any]:
+    return {"code": code, "message": message, "object": obj, "cause": "x"}
+
+
+def domains(*names: str) -> list[dict[str, str]]:
+    return [{"fqdn": n} for n in names]
+
+
+@pytest.fixture
+def client() -> livedns.LiveDNSClient:
+    return make()
+
+
+# ---------------------------------------------------------------- requests
+
+def test_pat_header_timeouts_and_no_redirects(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{API}/domains/example.com/nameservers", json=["ns1.gandi.net."])
+    assert client.nameservers("example.com") == ["ns1.gandi.net"]
+    req = requests_mock.request_history[0]
+    assert req.headers["Authorization"] == f"Bearer {FAKE_TOKEN}"
+    assert req.timeout == (livedns.CONNECT_TIMEOUT, livedns.READ_TIMEOUT)
+    assert "sharing_id" not in req.qs
+
+
+def test_legacy_key_header_and_sharing_id(requests_mock: rm.Mocker) -> None:
+    client = make(pat=False, dns_gandi_sharing_id=ORG)
+    requests_mock.get(f"{API}/domains/example.com/nameservers", json=[])
+    client.nameservers("example.com")
+    req = requests_mock.request_history[0]
+    assert req.headers["Authorization"] == f"Apikey {FAKE_API_KEY}"
+    assert req.qs["sharing_id"] == [ORG]
+
+
+# ------------------------------------------------------------------- zones
+
+def test_longest_listed_zone_wins_and_is_cached(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{API}/domains", json=domains("example.com", "sub.example.com", "other.net"))
+    assert client.find_zone("_acme-challenge.www.sub.example.com") == "sub.example.com"
+    assert client.find_zone("_acme-challenge.example.com.") == "example.com"
+    assert client.find_zone("_ACME-challenge.Example.COM") == "example.com"
+    assert requests_mock.call_count == 1
+    assert requests_mock.request_history[0].qs == {"per_page": ["100"], "page": ["1"]}
+
+
+def test_listing_is_paginated(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    page1 = domains(*(f"d{i}.com" for i in range(100)))
+    requests_mock.get(f"{API}/domains", [
+        {"json": page1, "headers": {"Total-Count": "101"}},
+        {"json": domains("example.com"), "headers": {"Total-Count": "101"}},
+    ])
+    assert client.find_zone("_acme-challenge.example.com") == "example.com"
+    assert [r.qs["page"] for r in requests_mock.request_history] == [["1"], ["2"]]
+
+
+def test_probing_when_listing_is_forbidden(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{API}/domains", status_code=403, json=envelope(403, "denied"))
+    requests_mock.get(f"{API}/domains/www.deep.example.org", status_code=404, json=envelope(404, "Unknown domain"))
+    requests_mock.get(f"{API}/domains/deep.example.org", status_code=404, json=envelope(404, "Unknown domain"))
+    requests_mock.get(f"{API}/domains/example.org", json={"fqdn": "example.org"})
+    assert client.find_zone("_acme-challenge.www.deep.example.org") == "example.org"
+    probed = [r.path for r in requests_mock.request_history[1:]]
+    assert probed == ["/v5/livedns/domains/www.deep.example.org", "/v5/livedns/domains/deep.example.org",
+                      "/v5/livedns/domains/example.org"]
+    # the TLD and the _acme-challenge label are never asked about
+    assert all("/domains/org" not in p and "_acme" not in p for p in probed)
+
+
+def test_probing_when_the_listing_misses_the_domain(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{API}/domains", json=domains("other.net"))
+    requests_mock.get(f"{API}/domains/example.com", json={"fqdn": "example.com"})
+    assert client.find_zone("_acme-challenge.example.com") == "example.com"
+
+
+def test_no_zone_names_the_domain(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{API}/domains", json=domains("other.net"))
+    requests_mock.get(f"{API}/domains/example.com", status_code=404, json=envelope(404, "Unknown domain"))
+    with pytest.raises(livedns.ZoneNotFoundError) as err:
+        client.find_zone("_acme-challenge.example.com")
+    text = str(err.value)
+    assert "_acme-challenge.example.com" in text and "LiveDNS nameservers" in text and "/etc/gandi.ini" in text
+
+
+def test_forbidden_probe_is_reported_as_forbidden(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{API}/domains", status_code=403, json=envelope(403, "Access was denied to this resource."))
+    requests_mock.get(f"{API}/domains/example.com", status_code=403, json=envelope(403, "Access was denied to this resource."))
+    with pytest.raises(livedns.ForbiddenError) as err:
+        client.find_zone("_acme-challenge.example.com")
+    assert err.value.status == 403 and "Manage domain name technical configurations" in str(err.value)
+
+
+def test_401_stops_at_once(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{API}/domains", status_code=401, json=envelope(401, "Unauthorized", "HTTPUnauthorized"))
+    with pytest.raises(livedns.AuthError) as err:
+        client.find_zone("_acme-challenge.www.example.com")
+    assert requests_mock.call_count == 1
+    text = str(err.value)
+    assert "HTTP 401" in text and "Gandi said: HTTPError: " not in text and "Unauthorized" in text
+    assert "expired" in text and "one year" in text and "/etc/gandi.ini" in text
+    assert FAKE_TOKEN not in text
+
+
+def test_401_for_a_legacy_key_says_to_move_to_a_token(requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{API}/domains", status_code=401, json=envelope(401, "Unauthorized"))
+    with pytest.raises(livedns.AuthError, match="legacy API key .* was rejected"):
+        make(pat=False).list_domains()
+
+
+def test_403_mentions_sharing_id_when_set(requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{API}/domains/example.com/nameservers", status_code=403, json=envelope(403, "denied"))
+    with pytest.raises(livedns.ForbiddenError, match="must be the organization that owns the domain"):
+        make(dns_gandi_sharing_id=ORG).nameservers("example.com")
+
+
+# ----------------------------------------------------------------- writing
+
+def test_add_creates_the_rrset_with_quoted_values_and_ttl_300(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.post(RRSET, status_code=201, json={"message": "DNS Record Created"})
+    client.add_txt("example.com", "_acme-challenge", ["abc", "d\"ef"])
+    assert requests_mock.last_request.json() == {"rrset_values": ['"abc"', '"d\\"ef"'], "rrset_ttl": 300}
+    assert requests_mock.call_count == 1
+
+
+def test_add_to_an_existing_rrset_patches_without_touching_its_ttl(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.post(RRSET, status_code=409, json=envelope(409, "Duplicate Entry", "HTTPConflict"))
+    requests_mock.patch(RRSET, json={"rrset_values": ['"theirs"', '"abc"'], "rrset_ttl": 10800})
+    client.add_txt("example.com", "_acme-challenge", ["abc"])
+    assert requests_mock.last_request.method == "PATCH"
+    assert requests_mock.last_request.json() == {"add_rrset_values": ['"abc"']}
+    assert not any(r.method == "PUT" for r in requests_mock.request_history)
+
+
+def test_add_recreates_an_rrset_deleted_between_post_and_patch(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.post(RRSET, [{"status_code": 409, "json": {}}, {"status_code": 201, "json": {}}])
+    requests_mock.patch(RRSET, status_code=404, json=envelope(404, "Can't find the DNS record", "dns-record"))
+    client.add_txt("example.com", "_acme-challenge", ["abc"])
+    assert [r.method for r in requests_mock.request_history] == ["POST", "PATCH", "POST"]
+
+
+def test_add_gives_up_on_a_flapping_rrset(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.post(RRSET, status_code=409, json={})
+    requests_mock.patch(RRSET, status_code=404, json={})
+    with pytest.raises(livedns.LiveDNSError, match="kept appearing and disappearing"):
+        client.add_txt("example.com", "_acme-challenge", ["abc"])
+    assert requests_mock.call_count == 6
+
+
+def test_add_checks_the_answer_holds_our_values(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.post(RRSET, status_code=409, json={})
+    requests_mock.patch(RRSET, json={"rrset_values": ['"theirs"']})
+    with pytest.raises(livedns.LiveDNSError, match="lacks 1 of the values"):
+        client.add_txt("example.com", "_acme-challenge", ["abc"])
+
+
+def test_add_with_a_validation_error_shows_gandis_message(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.post(RRSET, status_code=400, json={"status": "error", "errors": [
+        {"location": "body", "name": "rrset_ttl", "description": "60 is less than minimum value 300"}]})
+    with pytest.raises(livedns.LiveDNSError) as err:
+        client.add_txt("example.com", "_acme-challenge", ["abc"])
+    assert "HTTP 400" in str(err.value) and "rrset_ttl: 60 is less than minimum value 300" in str(err.value)
+    assert "creating TXT _acme-challenge.example.com" in str(err.value)
+
+
+def test_apex_rrset_is_written_as_at(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.post(f"{API}/domains/example.com/records/@/TXT", status_code=201, json={})
+    client.add_txt("example.com", "@", ["abc"])
+    assert requests_mock.call_count == 1
+
+
+# ---------------------------------------------------------------- removing
+
+def test_remove_leaves_other_values_alone(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, json={"rrset_values": ['"theirs"']})
+    client.remove_txt("example.com", "_acme-challenge", ["abc"])
+    assert requests_mock.call_count == 1
+    assert requests_mock.last_request.json() == {"remove_rrset_values": ['"abc"']}
+
+
+def test_remove_of_a_missing_rrset_is_a_no_op(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, status_code=404, json=envelope(404, "Can't find the DNS record", "dns-record"))
+    client.remove_txt("example.com", "_acme-challenge", ["abc"])
+    assert requests_mock.call_count == 1
+
+
+def test_an_emptied_rrset_that_vanished_is_learnt_once(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, json={"rrset_values": []})
+    requests_mock.get(RRSET, status_code=404, json=envelope(404, "Can't find", "dns-record"))
+    client.remove_txt("example.com", "_acme-challenge", ["abc"])
+    client.remove_txt("example.com", "_acme-challenge", ["def"])
+    assert [r.method for r in requests_mock.request_history] == ["PATCH", "GET", "PATCH"]
+
+
+def test_an_emptied_rrset_that_stays_is_deleted(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, json={"rrset_values": []})
+    requests_mock.get(RRSET, json={"rrset_values": []})
+    requests_mock.delete(RRSET, status_code=204)
+    client.remove_txt("example.com", "_acme-challenge", ["abc"])
+    client.remove_txt("example.com", "_acme-challenge", ["def"])
+    assert [r.method for r in requests_mock.request_history] == ["PATCH", "GET", "DELETE", "PATCH", "DELETE"]
+
+
+def test_an_answer_without_body_is_checked(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, status_code=204)
+    requests_mock.get(RRSET, json={"rrset_values": ['"theirs"']})
+    client.remove_txt("example.com", "_acme-challenge", ["abc"])
+    assert [r.method for r in requests_mock.request_history] == ["PATCH", "GET"]
+
+
+def test_delete_of_an_already_deleted_rrset_is_fine(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, json={"rrset_values": []})
+    requests_mock.get(RRSET, json={"rrset_values": []})
+    requests_mock.delete(RRSET, status_code=404, json={})
+    client.remove_txt("example.com", "_acme-challenge", ["abc"])
+
+
+def test_api_refusing_to_empty_an_rrset_deletes_only_if_all_values_are_ours(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, status_code=400, json={"status": "error", "errors": [{"name": "rrset_values", "description": "too short"}]})
+    requests_mock.get(RRSET, json={"rrset_values": ['"abc"']})
+    requests_mock.delete(RRSET, status_code=204)
+    client.remove_txt("example.com", "_acme-challenge", ["abc"])
+    assert [r.method for r in requests_mock.request_history] == ["PATCH", "GET", "DELETE"]
+
+
+def test_api_refusing_a_patch_never_deletes_other_values(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, status_code=400, json={"status": "error", "errors": []})
+    requests_mock.get(RRSET, json={"rrset_values": ['"abc"', '"theirs"']})
+    requests_mock.delete(RRSET, status_code=204)
+    with pytest.raises(livedns.LiveDNSError, match="HTTP 400"):
+        client.remove_txt("example.com", "_acme-challenge", ["abc"])
+    assert "DELETE" not in [r.method for r in requests_mock.request_history]
+
+
+def test_api_refusing_a_patch_on_a_vanished_rrset(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, status_code=400, json={})
+    requests_mock.get(RRSET, status_code=404, json={})
+    client.remove_txt("example.com", "_acme-challenge", ["abc"])
+
+
+def test_remove_that_left_our_value_is_an_error(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, json={"rrset_values": ['"abc"', '"theirs"']})
+    with pytest.raises(livedns.LiveDNSError, match="still there"):
+        client.remove_txt("example.com", "_acme-challenge", ["abc"])
+
+
+def test_txt_values(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(RRSET, [{"json": {"rrset_values": ['"a"', '"b" "c"']}}, {"status_code": 404, "json": {}},
+                              {"json": {"message": "?"}}])
+    assert client.txt_values("example.com", "_acme-challenge") == ["a", "bc"]
+    assert client.txt_values("example.com", "_acme-challenge") is None
+    assert client.txt_values("example.com", "_acme-challenge") == []
+
+
+# ------------------------------------------------------------------ errors
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
+def test_server_errors_say_try_later(client: livedns.LiveDNSClient, requests_mock: rm.Mocker, status: int) -> None:
+    requests_mock.get(f"{API}/domains/x.com/nameservers", status_code=status, text="<html>oops</html>")
+    with pytest.raises(livedns.LiveDNSError) as err:
+        client.nameservers("x.com")
+    assert f"HTTP {status}" in str(err.value) and "try again later" in str(err.value)
+    assert "<html>oops</html>" in str(err.value)
+
+
+def test_redirect_is_not_followed(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{API}/domains/x.com/nameservers", status_code=302, headers={"Location": "https://evil.test/"})
+    with pytest.raises(livedns.LiveDNSError, match="unexpected redirect .* dns_gandi_api_url"):
+        client.nameservers("x.com")
+    assert requests_mock.call_count == 1
+
+
+def test_non_json_answer_where_json_is_needed(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{API}/domains", text="<html>")
+    with pytest.raises(livedns.LiveDNSError, match="unexpected answer for the domain listing"):
+        client.list_domains()
+
+
+def test_gandi_message_echoing_the_token_is_redacted(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{API}/domains", status_code=401, json=envelope(401, f"bad token {FAKE_TOKEN}"))
+    with pytest.raises(livedns.AuthError) as err:
+        client.list_domains()
+    assert FAKE_TOKEN not in str(err.value) and "bad token ***" in str(err.value)
+
+
+def test_transport_errors_do_not_carry_the_request(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    exc = requests.exceptions.ConnectionError(f"Connection refused; headers: Authorization: Bearer {FAKE_TOKEN}")
+    requests_mock.get(f"{API}/domains", exc=exc)
+    with pytest.raises(livedns.LiveDNSError) as err:
+        client.list_domains()
+    assert FAKE_TOKEN not in str(err.value)
+    assert "connection refused" in str(err.value) and "api.test" in str(err.value)
+    assert err.value.__cause__ is None and err.value.__context__ is None
+
+
+@pytest.mark.parametrize("exc,reason", [
+    (requests.exceptions.ConnectTimeout("x"), "could not connect"),
+    (requests.exceptions.ReadTimeout("Read timed out"), "did not answer"),
+    (requests.exceptions.SSLError("CERTIFICATE_VERIFY_FAILED"), "not trusted"),
+    (requests.exceptions.ChunkedEncodingError("IncompleteRead"), "cut off"),
+    (requests.exceptions.RequestException("weird"), "network error"),
+])
+def test_transport_reasons(client: livedns.LiveDNSClient, requests_mock: rm.Mocker, exc: Exception, reason: str) -> None:
+    requests_mock.get(f"{API}/domains", exc=exc)
+    with pytest.raises(livedns.LiveDNSError, match=reason):
+        client.list_domains()
+
+
+# ------------------------------------------------------------------- token
+
+def test_token_info(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(config.DEFAULT_TOKENINFO_URL, json={"pat_name": "renewals", "expires_in": 86400})
+    assert client.token_info() == {"pat_name": "renewals", "expires_in": 86400}
+    assert requests_mock.last_request.headers["Authorization"] == f"Bearer {FAKE_TOKEN}"
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"status_code": 401, "json": {}}, {"text": "<html>"}, {"json": ["list"]},
+    {"exc": requests.exceptions.ConnectionError("down")},
+])
+def test_token_info_is_best_effort(client: livedns.LiveDNSClient, requests_mock: rm.Mocker, kwargs: dict[str, Any]) -> None:
+    requests_mock.get(config.DEFAULT_TOKENINFO_URL, **kwargs)
+    assert client.token_info() is None
+
+
+def test_token_info_is_not_asked_for_a_legacy_key(requests_mock: rm.Mocker) -> None:
+    assert make(pat=False).token_info() is None
+    assert requests_mock.call_count == 0
+
+
+# ------------------------------------------------------------------- names
+
+@pytest.mark.parametrize("raw,expected", [
+    ("Example.COM.", "example.com"), ("bücher.example", "xn--bcher-kva.example"),
+    ("_acme-challenge.ÉCOLE.fr", "_acme-challenge.xn--cole-9oa.fr"),
+])
+def test_normalize_name(raw: str, expected: str) -> None:
+    assert livedns.normalize_name(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["a" * 64 + ".com", ".".join(["abcdefghi"] * 30), "a..b", "", "xn--\u0000.com"])
+def test_invalid_names(raw: str) -> None:
+    with pytest.raises(livedns.LiveDNSError, match="not a valid domain name"):
+        livedns.normalize_name(raw)
+
+
+def test_relative_name() -> None:
+    assert livedns.relative_name("example.com", "example.com") == "@"
+    assert livedns.relative_name("_acme-challenge.www.example.com", "example.com") == "_acme-challenge.www"
+    with pytest.raises(ValueError):
+        livedns.relative_name("example.org", "example.com")
+
+
+def test_retry_after_is_capped() -> None:
+    retry = livedns.default_retry()
+
+    class Resp:
+        headers = {"Retry-After": "3600"}
+
+        def getheader(self, name: str) -> str:
+            return self.headers[name]
+
+    assert retry.get_retry_after(Resp()) == livedns.MAX_RETRY_AFTER  # type: ignore[arg-type]
+    assert json.dumps(sorted(livedns.RETRY_STATUSES)) == "[429, 500, 502, 503, 504]"
