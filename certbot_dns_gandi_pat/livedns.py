@@ -214,6 +214,7 @@ class LiveDNSClient:
         self.requests_sent = 0
         # Learnt on the first emptied rrset: does LiveDNS drop it by itself?
         self._empty_rrset_vanishes: Optional[bool] = None
+        self._learn_lock = threading.Lock()
 
     @property
     def config(self) -> cfg.GandiConfig:
@@ -360,23 +361,23 @@ class LiveDNSClient:
         if remaining:
             self._check_removed(values, remaining, where)
             return
-        if remaining is None and self._empty_rrset_vanishes:
-            return  # either other values remain or the API dropped the empty rrset
-        if remaining == [] and self._empty_rrset_vanishes:
-            return
-        if remaining == [] and self._empty_rrset_vanishes is False:
-            self._delete(path, where)
-            return
         # Whether LiveDNS drops an rrset whose last value is removed is not
-        # documented: look once, and remember the answer for the rest of the run.
-        current = self.txt_values(zone, name)
-        if current is None:
-            self._empty_rrset_vanishes = True
-        elif current:
-            self._check_removed(values, current, where)
-        else:
-            self._empty_rrset_vanishes = False
-            self._delete(path, where)
+        # documented: look once, and remember the answer for the rest of the run
+        # (the lock makes concurrent removals wait for that one look).
+        with self._learn_lock:
+            if self._empty_rrset_vanishes:
+                return  # either other values remain or the API dropped the empty rrset
+            if remaining == [] and self._empty_rrset_vanishes is False:
+                self._delete(path, where)
+                return
+            current = self.txt_values(zone, name)
+            if current is None:
+                self._empty_rrset_vanishes = True
+            elif current:
+                self._check_removed(values, current, where)
+            else:
+                self._empty_rrset_vanishes = False
+                self._delete(path, where)
 
     def _check_removed(self, values: Sequence[str], remaining: Sequence[str], where: str) -> None:
         left = set(values) & set(remaining)
