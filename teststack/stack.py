@@ -211,6 +211,7 @@ class Stack:
 
     def run_certbot(self, config_dir: Path, *args: str, timeout: float = 180,
                     **popen: Any) -> subprocess.CompletedProcess[str]:
+        config_dir.mkdir(parents=True, exist_ok=True)
         return subprocess.run(self.certbot_args(config_dir, *args), env=self.certbot_env(),
                               capture_output=True, text=True, timeout=timeout, check=False,
                               cwd=str(config_dir), **popen)
