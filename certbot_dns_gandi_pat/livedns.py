@@ -42,15 +42,17 @@ __all__ = [
 
 TTL = 300  # the LiveDNS minimum: challenge records should vanish from caches quickly
 CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 20.0
-MAX_RETRY_AFTER = 20.0  # never let a server park a cron run for an hour
+READ_TIMEOUT = 15.0  # LiveDNS answers in well under a second when healthy
+MAX_RETRY_AFTER = 10.0  # never let a server park a cron run for an hour
 PER_PAGE = 100
 MAX_PAGES = 50
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
-# One worst case for a request, with these defaults: a server that accepts the
-# connection and never answers costs 3 x READ_TIMEOUT plus backoff (~62 s); a
-# persistent 429 with a long Retry-After costs 4 x MAX_RETRY_AFTER (80 s).
+# Worst cases for one request with these defaults (the README's guarantees):
+# a server that accepts and never answers: 3 reads x 15 s + 1 s backoff = 46 s;
+# persistent 429 with a long Retry-After: 4 x 10 s = 40 s; persistent 5xx: 5
+# tries + 7 s backoff; unreachable: 4 connects x 5 s + 7 s backoff = 27 s. Once a
+# request has failed like that, the client stops sending more (see _broken).
 
 
 def default_retry() -> Retry:
@@ -215,6 +217,10 @@ class LiveDNSClient:
         # Learnt on the first emptied rrset: does LiveDNS drop it by itself?
         self._empty_rrset_vanishes: Optional[bool] = None
         self._learn_lock = threading.Lock()
+        # Set when a request failed even after retries: LiveDNS is down or
+        # unreachable, and every further request would only wait out the same
+        # timeouts. Cleanup clears it once to get one more chance.
+        self._broken: Optional[str] = None
 
     @property
     def config(self) -> cfg.GandiConfig:
@@ -222,6 +228,10 @@ class LiveDNSClient:
 
     def close(self) -> None:
         self._session.close()
+
+    def reset_breaker(self) -> None:
+        """Allow requests again after a failure that stopped them."""
+        self._broken = None
 
     # ----------------------------------------------------------------- zones
 
@@ -442,6 +452,8 @@ class LiveDNSClient:
         if self._config.sharing_id:
             query["sharing_id"] = self._config.sharing_id
         headers = {"Authorization": self._config.auth_header, "Accept": "application/json"}
+        if self._broken:
+            raise LiveDNSError(f"{what}: not attempted, because {self._broken}")
         logger.debug("LiveDNS %s %s", method, path)
         failure = ""
         try:
@@ -454,6 +466,7 @@ class LiveDNSClient:
         finally:
             self._count()
         if failure:
+            self._broken = f"an earlier request failed ({failure})"
             # Raised outside the handler, so not even __context__ refers to the
             # original: requests' exceptions carry the request, headers included.
             raise LiveDNSError(
@@ -463,6 +476,8 @@ class LiveDNSClient:
         logger.debug("LiveDNS %s %s -> HTTP %s", method, path, resp.status_code)
         if resp.status_code in tuple(ok):
             return resp
+        if resp.status_code in RETRY_STATUSES:
+            self._broken = f"an earlier request failed with HTTP {resp.status_code}"
         raise self._error(resp, what)
 
     def _error(self, resp: requests.Response, what: str) -> LiveDNSError:

@@ -17,7 +17,11 @@ from certbot_dns_gandi_pat.livedns import LiveDNSClient, LiveDNSError, normalize
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONCURRENCY = 4  # ~4 requests in flight: far below 1000 requests/minute at API speed
+# At most 16 requests in flight. An order makes about 2 requests per name, so
+# even 100 names (~200 requests, about a second at 50 ms each) stay far below
+# LiveDNS's 1000 requests/minute; a 429 still backs off through the retry
+# policy, honouring Retry-After.
+DEFAULT_CONCURRENCY = 16
 
 _T = TypeVar("_T")
 
@@ -94,6 +98,9 @@ class ChallengeRecords:
             self._client.remove_txt(rrset.zone, rrset.name, values)
             logger.info("Removed %d TXT value(s) at %s", len(values), rrset.fqdn)
 
+        # A failure during perform may have stopped the client; cleanup deserves
+        # its own chance (and stops again at its first exhausted failure).
+        self._client.reset_breaker()
         items = list(self._written.items())
         outcomes = self._map(_capture(remove), items)
         failures = []
