@@ -19,8 +19,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from certbot_dns_gandi_pat import dns_gandi, dnscheck  # noqa: E402
-from teststack.standin import StandIn  # noqa: E402
+from certbot_dns_gandi_pat import dns_gandi, dnscheck
+from teststack.standin import StandIn
 
 TOKEN = "FAKE-bench-token"
 

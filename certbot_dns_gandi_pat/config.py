@@ -157,7 +157,7 @@ def read_file(path: str) -> GandiConfig:
         raise ConfigError(f"{path}: cannot be read ({type(exc).__name__})") from None
     try:
         creds = dns_common.CredentialsConfiguration(path)
-    except errors.PluginError as exc:  # pragma: no cover - pre-parsed above
+    except errors.PluginError:  # pragma: no cover - pre-parsed above
         raise ConfigError(f"{path}: cannot be read") from None
     return parse(dict(creds.confobj), path)
 

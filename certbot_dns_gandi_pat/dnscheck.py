@@ -147,7 +147,7 @@ class CnameResolver:
             if nxt is None:
                 break
             if nxt in chain:
-                raise DNSCheckError(f"CNAME loop: {' -> '.join(chain + [nxt])}")
+                raise DNSCheckError(f"CNAME loop: {' -> '.join([*chain, nxt])}")
             chain.append(nxt)
             if len(chain) > MAX_CNAME_DEPTH:
                 raise DNSCheckError(f"CNAME chain longer than {MAX_CNAME_DEPTH}: {' -> '.join(chain)}")

@@ -210,7 +210,7 @@ class LiveDNSClient:
         self._session.mount("http://", adapter)
         self._session.headers["User-Agent"] = user_agent
         self._lock = threading.Lock()
-        self._domains: Union[frozenset[str], None, bool] = False  # False: not asked yet
+        self._domains: Union[frozenset[str], bool, None] = False  # False: not asked yet
         self._zones: dict[str, str] = {}
         self._counter_lock = threading.Lock()
         self.requests_sent = 0

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_CONCURRENCY = 16
 
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -113,15 +114,15 @@ class ChallengeRecords:
                 )
         return failures
 
-    def _map(self, fn: Callable[[_T], object], items: Sequence[_T]) -> list[object]:
+    def _map(self, fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
         if self._concurrency == 1 or len(items) <= 1:
             return [fn(item) for item in items]
         with ThreadPoolExecutor(max_workers=min(self._concurrency, len(items))) as pool:
             return list(pool.map(fn, items))
 
 
-def _capture(fn: Callable[[_T], None]) -> Callable[[_T], "Exception | None"]:
-    def run(item: _T) -> "Exception | None":
+def _capture(fn: Callable[[_T], None]) -> Callable[[_T], Exception | None]:
+    def run(item: _T) -> Exception | None:
         try:
             fn(item)
         except LiveDNSError as exc:

@@ -47,7 +47,8 @@ def main() -> int:
             print(result.stderr, file=sys.stderr)
             print("\nThe demo failed; logs are in demo-output/.", file=sys.stderr)
             return 1
-        print(f"\nWhat the plugin did at Gandi LiveDNS ({len(api.log)} API requests, certbot ran {elapsed:.1f} s):")
+        print(f"\nWhat the plugin did at Gandi LiveDNS ({len(api.log)} API requests; "
+              f"certbot ran {elapsed:.1f} s):")
         for method, path, status in api.log:
             print(f"  {_explain(method, path, status)}")
         left = api.challenge_records()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
 from teststack.stack import Stack
 from teststack.standin import Modes
-from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
-from teststack.stack import Stack
 from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
+from teststack.stack import Stack
 
 
 def certonly(stack: Stack, tmp: Path, creds: Path, *names: str, extra: tuple[str, ...] = (),

@@ -11,8 +11,8 @@ import pytest
 
 from certbot_dns_gandi_pat import config, livedns
 from certbot_dns_gandi_pat.records import ChallengeRecords
-from teststack.standin import Modes, StandIn
 from tests.conftest import FAKE_TOKEN
+from teststack.standin import Modes, StandIn
 
 NAME = "_acme-challenge.www.example.com"
 

@@ -10,9 +10,9 @@ from typing import Any, Optional
 import pytest
 from certbot import errors
 
-from certbot_dns_gandi_pat import dnscheck, dns_gandi
-from teststack.standin import Fault, StandIn
+from certbot_dns_gandi_pat import dns_gandi, dnscheck
 from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
+from teststack.standin import Fault, StandIn
 
 
 class FakeAchall:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from certbot_dns_gandi_pat import dnscheck, doctor
-from teststack.standin import SCOPE_VIEW, StandIn
 from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
+from teststack.standin import SCOPE_VIEW, StandIn
 
 
 @pytest.fixture(autouse=True)

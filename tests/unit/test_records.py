@@ -8,8 +8,8 @@ import pytest
 
 from certbot_dns_gandi_pat import config, livedns
 from certbot_dns_gandi_pat.records import ChallengeRecords
-from teststack.standin import Fault, StandIn
 from tests.conftest import FAKE_TOKEN
+from teststack.standin import Fault, StandIn
 
 
 def client_for(standin: StandIn, **kw: object) -> livedns.LiveDNSClient:
