@@ -59,7 +59,8 @@ def main() -> int:
         names = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
         print("\nCertificate issued by the local test CA (not trusted by browsers):")
         print(f"  names:   {', '.join(names.get_values_for_type(x509.DNSName))}")
-        print(f"  expires: {cert.not_valid_after_utc if hasattr(cert, 'not_valid_after_utc') else cert.not_valid_after:%Y-%m-%d}")
+        expires = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after
+        print(f"  expires: {expires:%Y-%m-%d}")
         print(f"  files:   {live}/fullchain.pem and privkey.pem")
     print("\nEverything the demo started has been stopped.")
     return 0
