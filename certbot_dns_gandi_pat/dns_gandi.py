@@ -80,6 +80,16 @@ class Authenticator(dns_common.DNSAuthenticator):
             "LiveDNS API, waits until Gandi's nameservers serve them, and removes them again."
         )
 
+    def auth_hint(self, failed_achalls: list[achallenges.AnnotatedChallenge]) -> str:
+        # The base class suggests a longer sleep; here the records were already
+        # seen on the zone's nameservers, so the delegation is the likely cause.
+        return (
+            "The Certificate Authority could not verify the TXT records created by "
+            "--dns-gandi, although the zone's nameservers served them. Check that each "
+            "domain is delegated to its Gandi LiveDNS nameservers: "
+            "`certbot-dns-gandi-pat doctor --credentials FILE DOMAIN` compares them."
+        )
+
     def prepare(self) -> None:
         # Checked before the order exists, so that a typo costs nothing at the CA.
         spec = self.conf("nameservers")

@@ -105,7 +105,7 @@ class Doctor:
             return self.checks
         client = livedns.LiveDNSClient(gandi, user_agent=f"{DISTRIBUTION} doctor")
         try:
-            if self.check_accepted(client, gandi):
+            if self.check_accepted(client):
                 self.check_token(client, gandi)
                 for domain in self.domains:
                     self.check_domain(client, domain)
@@ -149,7 +149,7 @@ class Doctor:
             self.add("file permissions", PASS, f"mode {mode:o}")
         return gandi
 
-    def check_accepted(self, client: livedns.LiveDNSClient, gandi: config.GandiConfig) -> bool:
+    def check_accepted(self, client: livedns.LiveDNSClient) -> bool:
         try:
             count = len(client.list_domains())
         except livedns.ForbiddenError:

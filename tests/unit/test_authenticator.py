@@ -231,3 +231,8 @@ def test_token_is_absent_from_debug_logs(tmp_path: Path, standin: StandIn, caplo
         auth.cleanup([])
         assert token not in caplog.text
     assert "LiveDNS POST" in caplog.text  # the debug log did record the traffic
+
+
+def test_auth_hint_points_at_the_delegation() -> None:
+    hint = make_auth("x.ini", None).auth_hint([])
+    assert "--dns-gandi" in hint and "delegated" in hint and "doctor" in hint
