@@ -11,7 +11,7 @@ import difflib
 import ipaddress
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 from urllib.parse import urlsplit
@@ -26,6 +26,12 @@ SHARING_ID = PREFIX + "sharing_id"
 API_URL = PREFIX + "api_url"
 TOKENINFO_URL = PREFIX + "tokeninfo_url"
 KNOWN_KEYS = (TOKEN, API_KEY, SHARING_ID, API_URL, TOKENINFO_URL)
+CREDENTIAL_KEYS = (TOKEN, API_KEY)
+
+# certbot-plugin-gandi before certbot 1.7 named everything with this prefix
+# (`certbot_plugin_gandi:dns_api_key`); certbot no longer loads such names.
+LEGACY_PREFIX = "certbot_plugin_gandi:dns_"
+MIGRATE_HINT = "run `certbot-dns-gandi-pat migrate` to rewrite the old names"
 
 # Legacy keys are documented as 24 lowercase alphanumerics; anything else in
 # that slot is most likely a PAT pasted under the wrong key.
@@ -89,21 +95,33 @@ class GandiConfig:
         return TOKEN if self.is_pat else API_KEY
 
 
+def modern_key(key: str) -> Optional[str]:
+    """The current name of a prefixed legacy key, or None for any other key."""
+    return PREFIX + key[len(LEGACY_PREFIX):] if key.startswith(LEGACY_PREFIX) else None
+
+
 def parse(values: Mapping[str, object], source: str) -> GandiConfig:
-    """Validate the key/value pairs of a credentials file."""
-    warnings = [_unknown_key_warning(key, source) for key in values if key not in KNOWN_KEYS]
+    """Validate the key/value pairs of a credentials file.
+
+    Values are never quoted back in a message, whichever key holds them: a
+    token pasted under the wrong key must not end up in a log.
+    """
+    legacy = [key for key in values if modern_key(key)]
+    unknown = [key for key in values if key not in KNOWN_KEYS and key not in legacy]
+    warnings = [_unknown_key_warning(key, source) for key in unknown]
+    warnings += [f"{source}: {key} is an old prefixed name that is ignored; {MIGRATE_HINT}"
+                 for key in legacy]
 
     token = _secret(values, TOKEN, source)
     api_key = _secret(values, API_KEY, source)
-    if token and api_key:
-        raise ConfigError(
-            f"{source}: both {TOKEN} and {API_KEY} are set; keep exactly one. "
-            f"{TOKEN} (a Personal Access Token) is the one Gandi supports today."
-        )
     if not token and not api_key:
-        raise ConfigError(
-            f"{source}: no credential found; set {TOKEN} (or the legacy {API_KEY}). {PAT_HOWTO}"
-        )
+        raise ConfigError(_no_credential(source, legacy, unknown))
+    if token and api_key:
+        # certbot-plugin-gandi 1.5 preferred the token and certbot-dns-gandi 1.6
+        # ignored the key: files that grew a token line keep working.
+        warnings.append(f"{source}: {API_KEY} is not used because {TOKEN} is set; "
+                        f"remove the {API_KEY} line")
+        api_key = None
     if api_key:
         warnings.append(
             f"{source}: {API_KEY} is a legacy Gandi API key, which Gandi has deprecated. "
@@ -128,10 +146,10 @@ def parse(values: Mapping[str, object], source: str) -> GandiConfig:
 
 
 def read_file(path: str) -> GandiConfig:
-    """Read and validate an INI file through certbot's CredentialsConfiguration.
+    """Read and validate an INI file.
 
-    Going through certbot keeps its checks (missing file, directory, unsafe
-    permissions warning) identical between the plugin and ``doctor``.
+    certbot's own check runs first, so that a missing file or one others can
+    read is reported in certbot's words (once) by the plugin and ``doctor`` alike.
     """
     import configobj
     from certbot import errors
@@ -142,9 +160,9 @@ def read_file(path: str) -> GandiConfig:
     except errors.PluginError as exc:
         raise ConfigError(str(exc)) from None
     try:
-        # Parsed here first because certbot's own parse error quotes (and logs)
-        # the offending line, which may be the one holding the token.
-        configobj.ConfigObj(path)
+        # Parsed here rather than by certbot, whose parse error quotes (and
+        # logs) the offending line, which may be the one holding the token.
+        confobj = configobj.ConfigObj(path, file_error=True)
     except configobj.ConfigObjError as exc:
         lines = sorted({e.line_number for e in getattr(exc, "errors", [exc])
                         if getattr(e, "line_number", None)})
@@ -155,17 +173,52 @@ def read_file(path: str) -> GandiConfig:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read ({type(exc).__name__})") from None
-    try:
-        creds = dns_common.CredentialsConfiguration(path)
-    except errors.PluginError:  # pragma: no cover - pre-parsed above
-        raise ConfigError(f"{path}: cannot be read") from None
-    return parse(dict(creds.confobj), path)
+    for key in CREDENTIAL_KEYS:
+        if confobj.get(key) is not None and _cut_by_comment(path, key):
+            raise ConfigError(
+                f"{path}: the value of {key} contains '#', which starts a comment in an INI "
+                "file, so only its first part was read. Gandi credentials are letters and "
+                "digits: paste the value again, whole"
+            )
+    return parse(dict(confobj), path)
+
+
+def _cut_by_comment(path: str, key: str) -> bool:
+    # configobj reads `key = abc#def` as "abc" plus a comment. A comment after
+    # whitespace is a real one (a credential never holds spaces); a '#' glued to
+    # the value means the credential itself was cut.
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            name, sep, rest = line.partition("=")
+            if sep and name.strip() == key:
+                value = rest.strip()
+                if "#" in value and not value.startswith(('"', "'")):
+                    head = value.split("#", 1)[0]
+                    return not head or not head[-1].isspace()
+    return False
+
+
+def _close_key(key: str) -> Optional[str]:
+    close = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def _unknown_key_warning(key: str, source: str) -> str:
-    close = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.75)
-    hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(KNOWN_KEYS)}"
+    close = _close_key(key)
+    hint = f"; did you mean {close}?" if close else f"; known keys: {', '.join(KNOWN_KEYS)}"
     return f"{source}: unknown key {key} is ignored{hint}"
+
+
+def _no_credential(source: str, legacy: Sequence[str], unknown: Sequence[str]) -> str:
+    old = [key for key in legacy if modern_key(key) in CREDENTIAL_KEYS]
+    if old:
+        return (f"{source}: {old[0]} is the old prefixed name of {modern_key(old[0])}, which "
+                f"this certbot no longer reads; {MIGRATE_HINT} (or rename the key by hand)")
+    for key in unknown:
+        close = _close_key(key)
+        if close in CREDENTIAL_KEYS:
+            return f"{source}: no credential found; {key} looks like a misspelling of {close}"
+    return f"{source}: no credential found; set {TOKEN} = <token>. {PAT_HOWTO}"
 
 
 def _text(values: Mapping[str, object], key: str, source: str) -> Optional[str]:
@@ -199,7 +252,7 @@ def _sharing_id(values: Mapping[str, object], source: str) -> Optional[str]:
         return str(uuid.UUID(value))
     except ValueError:
         raise ConfigError(
-            f"{source}: {SHARING_ID} = {value!r} is not an organization id (a UUID such as "
+            f"{source}: {SHARING_ID} is not an organization id (a UUID such as "
             "01234567-89ab-cdef-0123-456789abcdef). It is the id after /PLTS/ in the address "
             "of your organization's page in Gandi's admin panel; remove the key if you "
             "belong to a single organization."
@@ -219,15 +272,21 @@ def _url(values: Mapping[str, object], key: str, default: str, source: str) -> s
     value = _text(values, key, source)
     if value is None:
         return default
-    parts = urlsplit(value)
-    host = parts.hostname or ""
-    if parts.scheme not in ("https", "http") or not host:
-        raise ConfigError(f"{source}: {key} = {value!r} is not an http(s) URL")
-    if parts.username or parts.password:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ConfigError(f"{source}: {key} is not a valid URL") from None
+    # Only the scheme and host are ever shown: the rest may be a pasted secret.
+    if parts.username or parts.password or "@" in parts.netloc:
         raise ConfigError(f"{source}: {key} must not contain a user name or password")
+    if parts.scheme not in ("https", "http") or not host:
+        raise ConfigError(f"{source}: {key} is not an http(s) URL; it must look like "
+                          f"{DEFAULT_API_URL if key == API_URL else DEFAULT_TOKENINFO_URL}")
     if parts.scheme == "http" and not is_loopback(host):
         raise ConfigError(
-            f"{source}: {key} = {value!r} uses plain http, which would send the credential "
+            f"{source}: {key} uses plain http to {host}, which would send the credential "
             "unencrypted; use https (plain http is accepted only for 127.0.0.1/localhost)"
         )
     return value.rstrip("/")

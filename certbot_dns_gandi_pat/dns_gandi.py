@@ -11,7 +11,7 @@ from certbot import achallenges, errors
 from certbot.display import util as display_util
 from certbot.plugins import dns_common
 
-from certbot_dns_gandi_pat import __version__, config, dnscheck, doctor, livedns, records
+from certbot_dns_gandi_pat import __version__, config, dnscheck, livedns, records, tokens
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 # push without letting a broken delegation hold a cron run for long, and is
 # what gets slept only when no nameserver can be asked at all.
 DEFAULT_PROPAGATION_SECONDS = 300
-DEFAULT_EXPIRY_WARNING_DAYS = 30
+DEFAULT_EXPIRY_WARNING_DAYS = tokens.DEFAULT_WARNING_DAYS
 
 
 class Authenticator(dns_common.DNSAuthenticator):
@@ -190,7 +190,7 @@ class Authenticator(dns_common.DNSAuthenticator):
         if not days or days <= 0:
             return
         info = self._get_client().token_info()
-        message = doctor.expiry_warning(info, days, self._gandi.source if self._gandi else "")
+        message = tokens.expiry_warning(info, days, self._gandi.source if self._gandi else "")
         if message:
             logger.warning("%s", message)
             display_util.notify(message)

@@ -8,7 +8,9 @@ about what the CA will see.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 import socket
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -71,30 +73,50 @@ def query(name: str, rdtype: str, server: Server, recurse: bool, timeout: float)
     return Answer(resp.rcode(), frozenset(values), cname)
 
 
-def parse_nameservers(spec: str) -> list[tuple[str, int]]:
-    """Parse ``HOST[:PORT],...`` (IPv6 as ``[addr]:port``) from the command line."""
+_HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?")
+_ITEM = re.compile(r"\[(?P<v6>[^\]]+)\](?::(?P<v6port>[^:]*))?|(?P<host>[^:\[\]]+)(?::(?P<port>[^:]*))?")
+
+
+def parse_nameservers(spec: str, option: str = "--dns-gandi-nameservers") -> list[tuple[str, int]]:
+    """Parse ``HOST[:PORT],...`` strictly: IPv6 as ``ADDR`` or ``[ADDR]:PORT``."""
     servers: list[tuple[str, int]] = []
     for item in filter(None, (part.strip() for part in spec.split(","))):
-        host, port = item, 53
-        if item.startswith("["):
-            host, _, rest = item[1:].partition("]")
-            if rest.startswith(":"):
-                port = _port(rest[1:], item)
-        elif item.count(":") == 1:
-            host, raw = item.split(":")
-            port = _port(raw, item)
-        if not host:
-            raise DNSCheckError(f"--dns-gandi-nameservers: {item!r} has no host")
-        servers.append((host, port))
+        servers.append(_server(item, option))
     if not servers:
-        raise DNSCheckError("--dns-gandi-nameservers: no server given")
+        raise DNSCheckError(f"{option}: no server given; expected HOST[:PORT],...")
     return servers
 
 
-def _port(raw: str, item: str) -> int:
+def _server(item: str, option: str) -> tuple[str, int]:
+    bad = DNSCheckError(
+        f"{option}: {item!r} is not HOST, HOST:PORT, an IPv6 address or [IPv6]:PORT"
+    )
+    try:
+        return (str(ipaddress.ip_address(item)), 53)  # a bare IPv4 or IPv6 address
+    except ValueError:
+        pass
+    match = _ITEM.fullmatch(item)
+    if match is None:
+        raise bad
+    if match["v6"] is not None:
+        try:
+            host = str(ipaddress.IPv6Address(match["v6"]))
+        except ValueError:
+            raise bad from None
+        raw = match["v6port"]
+    else:
+        host, raw = match["host"], match["port"]
+        try:
+            host = str(ipaddress.IPv4Address(host))
+        except ValueError:
+            if not _HOSTNAME.fullmatch(host) or host.replace(".", "").isdigit():
+                raise bad from None
+    if raw is None:
+        return host, 53
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise DNSCheckError(f"--dns-gandi-nameservers: {item!r} has an invalid port")
-    return int(raw)
+        raise DNSCheckError(f"{option}: {item!r} has an invalid port (1 to 65535)")
+    return host, int(raw)
 
 
 def resolve_addresses(hosts: Iterable[tuple[str, int]]) -> list[Server]:

@@ -1,28 +1,29 @@
-"""Diagnostics: ``certbot-dns-gandi-pat doctor`` and the token expiry warning.
+"""Diagnostics: ``certbot-dns-gandi-pat doctor``.
 
 Each check prints one line with a mark and, when something is wrong, what to
-do about it. Exit status: 0 when every check passes, 1 when one fails, 2 when
-nothing fails but something needs attention soon (a token about to expire),
-so that a monitoring system can alert on anything but 0.
+do about it, under a one-line summary. Exit status follows the monitoring-plugin
+convention (Nagios, Icinga, systemd ``OnFailure=``): 0 OK, 1 WARNING (attention
+soon, such as a token about to expire), 2 CRITICAL (a check failed), 3 UNKNOWN
+(a check could not be run; never reported as OK).
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
 import secrets
 import stat
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Optional, TextIO
+from typing import Optional
 
-from certbot_dns_gandi_pat import config, dnscheck, livedns
+from certbot_dns_gandi_pat import config, dnscheck, livedns, tokens, transport
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
-_MARKS = {PASS: "[ ok ]", WARN: "[warn]", FAIL: "[FAIL]", SKIP: "[ -- ]"}
+_MARKS = {PASS: "[ ok ]", WARN: "[warn]", FAIL: "[FAIL]", SKIP: "[skip]"}
+OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+VERDICTS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
 REQUIRED_SCOPE = "domain:tech"
 ENTRY_POINT = "dns-gandi"
 DISTRIBUTION = "certbot-dns-gandi-pat"
@@ -34,43 +35,6 @@ class Check:
     status: str
     detail: str
     advice: str = ""
-
-
-# ------------------------------------------------------------- token expiry
-
-def token_expiry(info: Optional[dict[str, Any]], now: Optional[dt.datetime] = None) -> Optional[dt.datetime]:
-    """When the token expires, from a ``/tokeninfo`` answer; None when unknown."""
-    if not info:
-        return None
-    now = now or dt.datetime.now(dt.timezone.utc)
-    seconds = info.get("expires_in")
-    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
-        return now + dt.timedelta(seconds=float(seconds))
-    stamp = info.get("expires_at") or info.get("expire")
-    if isinstance(stamp, str):
-        try:
-            when = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
-    return None
-
-
-def expiry_warning(
-    info: Optional[dict[str, Any]], days: int, source: str, now: Optional[dt.datetime] = None
-) -> Optional[str]:
-    """The warning to print when the token expires within ``days``; else None."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    when = token_expiry(info, now)
-    if when is None or when - now > dt.timedelta(days=days):
-        return None
-    left = max(0, (when - now).days)
-    name = f" \"{info['pat_name']}\"" if info and isinstance(info.get("pat_name"), str) else ""
-    return (
-        f"The Gandi Personal Access Token{name} in {source} expires on "
-        f"{when:%Y-%m-%d} (in {left} day(s)); renewals will fail after that. Tokens cannot "
-        f"be extended: {config.PAT_HOWTO}, then replace the old value in {source}."
-    )
 
 
 # ------------------------------------------------------------------ checks
@@ -85,7 +49,7 @@ class Doctor:
         *,
         nameservers: Optional[Sequence[dnscheck.Server]] = None,
         write_test: bool = False,
-        expiry_days: int = 30,
+        expiry_days: int = tokens.DEFAULT_WARNING_DAYS,
     ) -> None:
         self.credentials = os.path.abspath(os.path.expanduser(credentials))
         self.domains = list(domains)
@@ -141,10 +105,14 @@ class Doctor:
         for warning in gandi.warnings:
             self.add("credentials file", WARN, warning)
         mode = stat.S_IMODE(os.stat(self.credentials).st_mode)
-        if mode & 0o077:
-            self.add("file permissions", FAIL if mode & 0o007 else WARN,
-                     f"{self.credentials} has mode {mode:o}: others can read the credential",
-                     f"chmod 600 {self.credentials}")
+        if mode & 0o007:
+            self.add("file permissions", FAIL,
+                     f"{self.credentials} has mode {mode:o}: every user of this host can read "
+                     "the credential", f"chmod 600 {self.credentials}")
+        elif mode & 0o070:
+            self.add("file permissions", WARN,
+                     f"{self.credentials} has mode {mode:o}: members of its group can read "
+                     "the credential", f"chmod 600 {self.credentials}, unless that group is meant to")
         else:
             self.add("file permissions", PASS, f"mode {mode:o}")
         return gandi
@@ -167,11 +135,12 @@ class Doctor:
                      config.PAT_HOWTO)
             return
         info = client.token_info()
-        if info is None:
-            self.add("token", SKIP, f"{gandi.tokeninfo_url} gave no token information")
+        if not info.known:
+            self.add("token", SKIP, f"token information unreadable: {gandi.tokeninfo_url} gave "
+                     f"{info.problem}")
             return
-        name = str(info.get("pat_name") or "(unnamed)")
-        when = token_expiry(info)
+        name = info.name or "(unnamed)"
+        when = info.expires_at
         if when is None:
             self.add("token expiry", SKIP, f"token {name}: expiry unknown")
         else:
@@ -183,20 +152,18 @@ class Doctor:
             elif days < self.expiry_days:
                 self.add("token expiry", WARN,
                          f"token {name} expires in {days} day(s), on {when:%Y-%m-%d}",
-                         config.PAT_HOWTO + ", before that date")
+                         "create a new token and run `certbot-dns-gandi-pat rotate` before that date")
             else:
                 self.add("token expiry", PASS,
                          f"token {name} expires in {days} day(s), on {when:%Y-%m-%d}")
-        scopes = info.get("scope")
-        if isinstance(scopes, str):
-            scopes = scopes.split()
-        if not isinstance(scopes, list):
+        scopes = info.scopes
+        if scopes is None:
             self.add("token scopes", SKIP, "scopes unknown")
         elif REQUIRED_SCOPE in scopes:
-            self.add("token scopes", PASS, f"{', '.join(map(str, scopes))}")
+            self.add("token scopes", PASS, ", ".join(scopes))
         else:
             self.add("token scopes", FAIL,
-                     f"{REQUIRED_SCOPE} missing (has: {', '.join(map(str, scopes)) or 'none'})",
+                     f"{REQUIRED_SCOPE} missing (has: {', '.join(scopes) or 'none'})",
                      "create a token with the permission \"Manage domain name technical "
                      "configurations\"")
 
@@ -253,49 +220,35 @@ class Doctor:
 
 def exit_code(checks: Sequence[Check]) -> int:
     statuses = {c.status for c in checks}
-    return 1 if FAIL in statuses else 2 if WARN in statuses else 0
+    for status, code in ((FAIL, CRITICAL), (WARN, WARNING), (SKIP, UNKNOWN)):
+        if status in statuses:
+            return code
+    return OK
 
 
-def render(checks: Sequence[Check], as_json: bool, secret: str) -> str:
+def summary(title: str, checks: Sequence[Check]) -> str:
+    """The first line of the output: verdict, counts, and what is wrong."""
+    code = exit_code(checks)
+    counts = [(FAIL, "failed"), (WARN, "warning"), (SKIP, "skipped"), (PASS, "ok")]
+    parts = [f"{sum(c.status == s for c in checks)} {label}" for s, label in counts
+             if any(c.status == s for c in checks)]
+    worst = [c.name for c in checks if c.status == {CRITICAL: FAIL, WARNING: WARN,
+                                                    UNKNOWN: SKIP}.get(code)]
+    what = f" ({', '.join(dict.fromkeys(worst))})" if worst else ""
+    return f"{title} {VERDICTS[code]} - {', '.join(parts) or 'nothing checked'}{what}"
+
+
+def render(checks: Sequence[Check], as_json: bool, secret: str, title: str = "dns-gandi doctor") -> str:
     if as_json:
-        text = json.dumps({"ok": exit_code(checks) == 0, "exit_code": exit_code(checks),
+        text = json.dumps({"ok": exit_code(checks) == OK, "exit_code": exit_code(checks),
+                           "verdict": VERDICTS[exit_code(checks)], "summary": summary(title, checks),
                            "checks": [asdict(c) for c in checks]}, indent=2)
     else:
-        lines = []
+        lines = [summary(title, checks)]
         for check in checks:
             lines.append(f"{_MARKS[check.status]} {check.name}: {check.detail}")
             if check.advice and check.status in (FAIL, WARN):
                 lines.append(f"       -> {check.advice}")
         text = "\n".join(lines)
     # Belt and braces: no check prints the credential, and none may ever.
-    return text.replace(secret, "***") if secret else text
-
-
-def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
-    parser = argparse.ArgumentParser(
-        prog="certbot-dns-gandi-pat",
-        description="Diagnostics for the certbot dns-gandi authenticator.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    doc = sub.add_parser("doctor", help="check credentials, token, zones and delegation")
-    doc.add_argument("--credentials", required=True, help="the credentials INI file")
-    doc.add_argument("--nameservers", help="HOST[:PORT],... DNS servers to ask instead")
-    doc.add_argument("--write-test", action="store_true",
-                     help="also create and remove a TXT record in each domain's zone")
-    doc.add_argument("--json", action="store_true", help="machine-readable output")
-    doc.add_argument("--expiry-warning-days", type=int, default=30,
-                     help="warn when the token expires within this many days (default: 30)")
-    doc.add_argument("domains", nargs="*", metavar="DOMAIN")
-    args = parser.parse_args(argv)
-
-    servers = None
-    if args.nameservers:
-        try:
-            servers = dnscheck.resolve_addresses(dnscheck.parse_nameservers(args.nameservers))
-        except dnscheck.DNSCheckError as exc:
-            parser.error(str(exc))
-    doctor = Doctor(args.credentials, args.domains, nameservers=servers,
-                    write_test=args.write_test, expiry_days=args.expiry_warning_days)
-    checks = doctor.run()
-    print(render(checks, args.json, doctor.secret), file=out)
-    return exit_code(checks)
+    return transport.redact(text, secret)

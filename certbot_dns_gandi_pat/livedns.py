@@ -32,6 +32,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from certbot_dns_gandi_pat import config as cfg
+from certbot_dns_gandi_pat import tokens
 
 logger = logging.getLogger(__name__)
 
@@ -406,10 +407,10 @@ class LiveDNSClient:
 
     # ----------------------------------------------------------------- token
 
-    def token_info(self, timeout: float = 5.0) -> Optional[dict[str, Any]]:
+    def token_info(self, timeout: float = 5.0) -> tokens.TokenInfo:
         """Best effort: the PAT's name, expiry and scopes from ``/tokeninfo``."""
         if not self._config.is_pat:
-            return None
+            return tokens.unavailable("legacy API keys have no token information")
         try:
             # Outside the retrying session: this is advice, not worth a delay.
             resp = requests.get(
@@ -421,12 +422,17 @@ class LiveDNSClient:
             self._count()
             if resp.status_code != 200:
                 logger.debug("tokeninfo answered HTTP %s", resp.status_code)
-                return None
+                return tokens.unavailable(f"HTTP {resp.status_code}")
             body = resp.json()
-        except (requests.RequestException, ValueError) as exc:
+        except ValueError:
+            return tokens.unavailable("unreadable answer (not JSON)")
+        except requests.RequestException as exc:
             logger.debug("tokeninfo unavailable: %s", _transport_reason(exc))
-            return None
-        return body if isinstance(body, dict) else None
+            return tokens.unavailable(_transport_reason(exc))
+        info = tokens.parse(body)
+        if not info.known:
+            logger.debug("tokeninfo: %s", info.problem)
+        return info
 
     # ------------------------------------------------------------------ HTTP
 

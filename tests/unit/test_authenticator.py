@@ -110,8 +110,8 @@ def test_relative_credentials_path_is_stored_absolute(tmp_path: Path, standin: S
 
 
 def test_ini_mistakes_become_plugin_errors_before_any_request(tmp_path: Path, standin: StandIn) -> None:
-    path = ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN, dns_gandi_api_key=FAKE_API_KEY)
-    with pytest.raises(errors.PluginError, match=f"{path}: both dns_gandi_token"):
+    path = ini(tmp_path, standin, dns_gandi_tokn=FAKE_TOKEN)
+    with pytest.raises(errors.PluginError, match=f"{path}: no credential found; dns_gandi_tokn"):
         make_auth(path).perform([FakeAchall("example.com")])  # type: ignore[list-item]
     assert standin.count() == 0
 

@@ -50,16 +50,57 @@ def test_inner_whitespace_quotes_or_control_characters_are_rejected(bad: str) ->
     assert bad not in str(err.value)
 
 
-def test_both_credentials_is_an_error_naming_the_file() -> None:
-    with pytest.raises(config.ConfigError, match="both dns_gandi_token and dns_gandi_api_key") as err:
-        parse(dns_gandi_token=FAKE_TOKEN, dns_gandi_api_key=FAKE_API_KEY)
-    assert SRC in str(err.value)
+def test_both_credentials_use_the_token_and_say_the_key_line_can_go() -> None:
+    # certbot-plugin-gandi 1.5 and certbot-dns-gandi 1.6 accepted such files.
+    cfg = parse(dns_gandi_token=FAKE_TOKEN, dns_gandi_api_key=FAKE_API_KEY)
+    assert cfg.is_pat and cfg.auth_header == f"Bearer {FAKE_TOKEN}"
+    assert cfg.warnings == (f"{SRC}: dns_gandi_api_key is not used because dns_gandi_token is set; "
+                            "remove the dns_gandi_api_key line",)
+    assert FAKE_API_KEY not in " ".join(cfg.warnings)
 
 
 def test_no_credential_is_an_error_that_says_how_to_make_one() -> None:
     with pytest.raises(config.ConfigError, match="no credential found") as err:
         parse(dns_gandi_sharing_id="01234567-89ab-cdef-0123-456789abcdef")
     assert SRC in str(err.value) and "Manage domain name technical configurations" in str(err.value)
+
+
+def test_a_misspelt_only_key_gets_the_close_match_and_no_value() -> None:
+    with pytest.raises(config.ConfigError) as err:
+        parse(dns_gandi_tokn=FAKE_TOKEN)
+    assert str(err.value) == f"{SRC}: no credential found; dns_gandi_tokn looks like a misspelling of dns_gandi_token"
+
+
+@pytest.mark.parametrize("key,modern", [("certbot_plugin_gandi:dns_api_key", "dns_gandi_api_key"),
+                                        ("certbot_plugin_gandi:dns_token", "dns_gandi_token")])
+def test_a_prefixed_legacy_credential_names_the_key_and_migrate(key: str, modern: str) -> None:
+    with pytest.raises(config.ConfigError) as err:
+        config.parse({key: FAKE_API_KEY}, SRC)
+    text = str(err.value)
+    assert key in text and modern in text and "certbot-dns-gandi-pat migrate" in text
+    assert FAKE_API_KEY not in text
+
+
+def test_a_prefixed_key_beside_a_current_credential_is_a_warning() -> None:
+    cfg = config.parse({"dns_gandi_token": FAKE_TOKEN, "certbot_plugin_gandi:dns_sharing_id": "x"}, SRC)
+    assert cfg.warnings == (f"{SRC}: certbot_plugin_gandi:dns_sharing_id is an old prefixed name that is "
+                            "ignored; run `certbot-dns-gandi-pat migrate` to rewrite the old names",)
+
+
+def test_modern_key() -> None:
+    assert config.modern_key("certbot_plugin_gandi:dns_credentials") == "dns_gandi_credentials"
+    assert config.modern_key("dns_gandi_token") is None
+
+
+@pytest.mark.parametrize("key,value", [
+    ("dns_gandi_sharing_id", FAKE_TOKEN), ("dns_gandi_api_url", f"ftp://u:{FAKE_TOKEN}@h"),
+    ("dns_gandi_api_url", f"ftp://h/{FAKE_TOKEN}"), ("dns_gandi_api_url", f"http://example.net/{FAKE_TOKEN}"),
+    ("dns_gandi_tokeninfo_url", f"https://{FAKE_TOKEN}@id.gandi.net"), ("dns_gandi_api_url", f"https://h:{FAKE_TOKEN}/"),
+])
+def test_a_credential_under_the_wrong_key_is_never_printed(key: str, value: str) -> None:
+    with pytest.raises(config.ConfigError) as err:
+        config.parse({"dns_gandi_token": "FAKE-other-token", key: value}, SRC)
+    assert key in str(err.value) and FAKE_TOKEN not in str(err.value)
 
 
 @pytest.mark.parametrize("key", ["dns_gandi_token", "dns_gandi_sharing_id", "dns_gandi_api_url"])
@@ -160,10 +201,28 @@ def test_unparsable_file_does_not_quote_the_line(tmp_path: Path) -> None:
     assert path in str(err.value) and FAKE_TOKEN not in str(err.value)
 
 
-def test_world_readable_file_gets_certbots_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_world_readable_file_gets_certbots_warning_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write(tmp_path, f"dns_gandi_token = {FAKE_TOKEN}\n", mode=0o644)
     config.read_file(path)
-    assert any("Unsafe permissions" in r.getMessage() for r in caplog.records)
+    assert sum("Unsafe permissions" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("line", ["dns_gandi_token = abc#def", "dns_gandi_token=#abc", "dns_gandi_api_key = abc#"])
+def test_a_credential_cut_by_a_hash_is_refused(tmp_path: Path, line: str) -> None:
+    path = write(tmp_path, line + "\n")
+    with pytest.raises(config.ConfigError, match="contains '#', which starts a comment") as err:
+        config.read_file(path)
+    assert path in str(err.value) and "abc" not in str(err.value).split("'#'")[0].replace(path, "")
+
+
+def test_a_real_inline_comment_is_fine(tmp_path: Path) -> None:
+    path = write(tmp_path, f"dns_gandi_token = {FAKE_TOKEN}   # renewals token\n# a comment line\n")
+    assert config.read_file(path).secret.reveal() == FAKE_TOKEN
+
+
+def test_a_quoted_value_may_hold_a_hash(tmp_path: Path) -> None:
+    path = write(tmp_path, 'dns_gandi_token = "abc#def"\n')
+    assert config.read_file(path).secret.reveal() == "abc#def"
 
 
 def test_unreadable_bytes(tmp_path: Path) -> None:

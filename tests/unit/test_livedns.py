@@ -331,22 +331,28 @@ def test_transport_reasons(client: livedns.LiveDNSClient, requests_mock: rm.Mock
 # ------------------------------------------------------------------- token
 
 def test_token_info(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
-    requests_mock.get(config.DEFAULT_TOKENINFO_URL, json={"pat_name": "renewals", "expires_in": 86400})
-    assert client.token_info() == {"pat_name": "renewals", "expires_in": 86400}
+    requests_mock.get(config.DEFAULT_TOKENINFO_URL, json={"pat_name": "renewals", "expires_in": 86400,
+                                                          "scope": ["domain:tech"]})
+    info = client.token_info()
+    assert info.known and info.name == "renewals" and info.scopes == ("domain:tech",)
+    assert info.expires_at is not None
     assert requests_mock.last_request.headers["Authorization"] == f"Bearer {FAKE_TOKEN}"
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"status_code": 401, "json": {}}, {"text": "<html>"}, {"json": ["list"]},
-    {"exc": requests.exceptions.ConnectionError("down")},
+@pytest.mark.parametrize("kwargs,problem", [
+    ({"status_code": 401, "json": {}}, "HTTP 401"), ({"text": "<html>"}, "unreadable"),
+    ({"json": ["list"]}, "unreadable"),
+    ({"exc": requests.exceptions.ConnectionError("down")}, "network error"),
 ])
-def test_token_info_is_best_effort(client: livedns.LiveDNSClient, requests_mock: rm.Mocker, kwargs: dict[str, Any]) -> None:
+def test_token_info_is_best_effort(client: livedns.LiveDNSClient, requests_mock: rm.Mocker,
+                                   kwargs: dict[str, Any], problem: str) -> None:
     requests_mock.get(config.DEFAULT_TOKENINFO_URL, **kwargs)
-    assert client.token_info() is None
+    info = client.token_info()
+    assert not info.known and problem in str(info.problem) and info.expires_at is None
 
 
 def test_token_info_is_not_asked_for_a_legacy_key(requests_mock: rm.Mocker) -> None:
-    assert make(pat=False).token_info() is None
+    assert not make(pat=False).token_info().known
     assert requests_mock.call_count == 0
 
 
