@@ -1,26 +1,55 @@
-"""The certbot glue: a thin DNS-01 authenticator over the LiveDNS client."""
+"""The certbot glue: a thin DNS-01 authenticator over the LiveDNS client.
+
+What the user reads is decided here, through certbot's channels: progress with
+certbot's display (silent under ``--quiet``), problems with logging levels
+that ``-q``, the default and ``-v`` expect, and the one warning that must
+survive ``--quiet`` (a token that will not last until the next renewal)
+written to stderr as well, once per run.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Optional
+import sys
+from typing import Any, Callable, Optional, Union
 
 from acme import challenges
 from certbot import achallenges, errors
 from certbot.display import util as display_util
 from certbot.plugins import dns_common
 
-from certbot_dns_gandi_pat import __version__, config, dnscheck, livedns, records, tokens
+from certbot_dns_gandi_pat import __version__, config, dnscheck, journal, livedns, records, tokens
 
 logger = logging.getLogger(__name__)
 
 # An upper bound, not a sleep: the run goes on as soon as every authoritative
 # server answers, usually within seconds. Five minutes covers a slow LiveDNS
 # push without letting a broken delegation hold a cron run for long, and is
-# what gets slept only when no nameserver can be asked at all.
+# what gets waited only when no nameserver can be asked at all.
 DEFAULT_PROPAGATION_SECONDS = 300
+PROPAGATION_RANGE = (1, 86400)
+EXPIRY_RANGE = (0, 3650)
 DEFAULT_EXPIRY_WARNING_DAYS = tokens.DEFAULT_WARNING_DAYS
+
+# Credentials files already warned about in this process: `certbot renew`
+# runs one authenticator per lineage, and the warning is said once per run.
+_warned_expiry: set[str] = set()
+
+
+class _Misconfigured(errors.MisconfigurationError):
+    # certbot shows a failed prepare() as "The error was: {problem!r}"; the
+    # message itself reads better than PluginError('...') with escapes.
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _number(text: Any) -> Union[int, str]:
+    """argparse type: a whole number, or the text itself for prepare() to refuse by name."""
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        return str(text)
 
 
 class Authenticator(dns_common.DNSAuthenticator):
@@ -39,8 +68,9 @@ class Authenticator(dns_common.DNSAuthenticator):
         self._gandi: Optional[config.GandiConfig] = None
         self._client: Optional[livedns.LiveDNSClient] = None
         self._records: Optional[records.ChallengeRecords] = None
-        self._nameservers: Optional[list[dnscheck.Server]] = None
+        self._nameservers: Optional[dict[dnscheck.Server, str]] = None
         self._checked_token = False
+        self._verified: Optional[bool] = None  # did the last wait see the records served?
 
     @classmethod
     def add_parser_arguments(
@@ -49,10 +79,10 @@ class Authenticator(dns_common.DNSAuthenticator):
         add(
             "propagation-seconds",
             default=default_propagation_seconds,
-            type=int,
+            type=_number,
             help="The longest time to wait for every authoritative nameserver to serve the "
             "TXT records; the plugin checks about once a second and goes on as soon as they "
-            f"do. (default: {default_propagation_seconds})",
+            f"do. 1 to 86400. (default: {default_propagation_seconds})",
         )
         add(
             "credentials",
@@ -69,9 +99,10 @@ class Authenticator(dns_common.DNSAuthenticator):
         add(
             "expiry-warning-days",
             default=DEFAULT_EXPIRY_WARNING_DAYS,
-            type=int,
-            help="Warn when the Personal Access Token expires within this many days; 0 turns "
-            f"the check off. (default: {DEFAULT_EXPIRY_WARNING_DAYS})",
+            type=_number,
+            help="Warn, even under --quiet, when the Personal Access Token expires within this "
+            "many days: the next renewal of a 90-day certificate comes 60 days after this one. "
+            f"0 turns the check off; at most 3650. (default: {DEFAULT_EXPIRY_WARNING_DAYS})",
         )
 
     def more_info(self) -> str:
@@ -81,32 +112,54 @@ class Authenticator(dns_common.DNSAuthenticator):
         )
 
     def auth_hint(self, failed_achalls: list[achallenges.AnnotatedChallenge]) -> str:
-        # The base class suggests a longer sleep; here the records were already
-        # seen on the zone's nameservers, so the delegation is the likely cause.
-        return (
-            "The Certificate Authority could not verify the TXT records created by "
-            "--dns-gandi, although the zone's nameservers served them. Check that each "
-            "domain is delegated to its Gandi LiveDNS nameservers: "
-            "`certbot-dns-gandi-pat doctor --credentials FILE DOMAIN` compares them."
-        )
+        # The base class suggests a longer sleep; say what was actually checked.
+        if self._verified:
+            seen = ("The TXT records created by --dns-gandi were served by the zone's "
+                    "nameservers, yet the Certificate Authority could not verify them")
+        else:
+            seen = ("The Certificate Authority could not verify the TXT records created by "
+                    "--dns-gandi; this host could not check whether the zone's nameservers "
+                    "serve them (no nameserver answered its DNS queries)")
+        return (f"{seen}. Check that each domain is delegated to its Gandi LiveDNS nameservers: "
+                "`certbot-dns-gandi-pat doctor --credentials FILE DOMAIN` compares them.")
 
     def prepare(self) -> None:
-        # Checked before the order exists, so that a typo costs nothing at the CA.
+        # certbot prepares before the ACME order exists: a mistake found here
+        # costs nothing at the CA. Every plugin is also prepared for the
+        # interactive menu, before any credentials path was given: then the
+        # file is checked when certbot asks for it.
+        self._check_number("propagation-seconds", *PROPAGATION_RANGE, "seconds")
+        self._check_number("expiry-warning-days", *EXPIRY_RANGE, "days")
         spec = self.conf("nameservers")
         if spec:
             try:
-                self._nameservers = dnscheck.resolve_addresses(dnscheck.parse_nameservers(spec))
+                self._nameservers = dnscheck.resolve_labeled(dnscheck.parse_nameservers(spec))
             except dnscheck.DNSCheckError as exc:
-                raise errors.PluginError(str(exc)) from None
+                raise _Misconfigured(str(exc)) from None
             if not self._nameservers:
-                raise errors.PluginError(f"--dns-gandi-nameservers: cannot resolve {spec}")
+                raise _Misconfigured(f"--dns-gandi-nameservers: cannot resolve {spec}")
+        if self.conf("credentials"):
+            try:
+                self._load_credentials()
+            except errors.PluginError as exc:
+                raise _Misconfigured(str(exc)) from None
+
+    def _check_number(self, option: str, low: int, high: int, unit: str) -> None:
+        value = self.conf(option)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise _Misconfigured(
+                f"--dns-gandi-{option} must be a whole number of {unit} from {low} to {high}"
+            )
 
     # ------------------------------------------------------------ credentials
 
     def _setup_credentials(self) -> None:
-        if self._gandi is not None:
-            return
-        self._configure_file("credentials", "Gandi credentials INI file")
+        if self._gandi is None:
+            # Asks for the path when it was not given (interactive runs).
+            self._configure_file("credentials", "Gandi credentials INI file")
+            self._load_credentials()
+
+    def _load_credentials(self) -> None:
         # Stored absolute so that `certbot renew` works from any directory.
         path = os.path.abspath(os.path.expanduser(self.conf("credentials")))
         setattr(self.config, self.dest("credentials"), path)
@@ -129,11 +182,19 @@ class Authenticator(dns_common.DNSAuthenticator):
             )
         return self._client
 
+    def _journal_dir(self) -> Optional[str]:
+        work_dir = getattr(self.config, "work_dir", None)
+        return os.path.join(work_dir, "dns-gandi-pat") if work_dir else None
+
     def _get_records(self) -> records.ChallengeRecords:
         if self._records is None:
-            cnames = dnscheck.CnameResolver(self._nameservers)
+            assert self._gandi is not None
+            directory = self._journal_dir()
+            cnames = dnscheck.CnameResolver(list(self._nameservers) if self._nameservers else None)
             self._records = records.ChallengeRecords(
-                self._get_client(), resolve_target=cnames.target, concurrency=self.concurrency
+                self._get_client(), resolve_target=cnames.target, concurrency=self.concurrency,
+                journal=journal.Journal(directory, self._gandi.source, self._gandi.api_url)
+                if directory else None,
             )
         return self._records
 
@@ -145,6 +206,7 @@ class Authenticator(dns_common.DNSAuthenticator):
         self._setup_credentials()
         self._attempt_cleanup = True
         self._warn_token_expiry()
+        self._recover()
         wanted = [
             (achall.validation_domain_name(_domain(achall)), achall.validation(achall.account_key))
             for achall in achalls
@@ -159,18 +221,28 @@ class Authenticator(dns_common.DNSAuthenticator):
             raise errors.PluginError(str(exc)) from None
         return [achall.response(achall.account_key) for achall in achalls]
 
+    def _recover(self) -> None:
+        directory = self._journal_dir()
+        if directory and self._gandi is not None:
+            try:
+                records.recover(self._get_client(), directory, self._gandi.source)
+            except OSError as exc:
+                logger.warning("Could not read the journals in %s (%s)", directory, exc.strerror)
+
     def _wait(self, expected: dict[str, list[str]], zones: dict[str, str]) -> None:
         if self._nameservers is not None:
             servers = {fqdn: list(self._nameservers) for fqdn in expected}
+            labels = dict(self._nameservers)
         else:
             by_zone = {zone: self._zone_servers(zone) for zone in sorted(set(zones.values()))}
-            servers = {fqdn: by_zone[zones[fqdn]] for fqdn in expected}
-        waiter = self.waiter_factory(progress=display_util.notify)
-        result = waiter.wait(expected, servers, float(self.conf("propagation-seconds")))
-        logger.info("Propagation verified for %d name(s) in %.1f s",
-                    len(result.verified), result.seconds)
+            servers = {fqdn: list(by_zone[zones[fqdn]]) for fqdn in expected}
+            labels = {srv: host for found in by_zone.values() for srv, host in found.items()}
+        waiter = self.waiter_factory(progress=display_util.notify, warn=logger.warning)
+        self._verified = None
+        result = waiter.wait(expected, servers, float(self.conf("propagation-seconds")), labels=labels)
+        self._verified = not result.unchecked
 
-    def _zone_servers(self, zone: str) -> list[dnscheck.Server]:
+    def _zone_servers(self, zone: str) -> dict[dnscheck.Server, str]:
         # The public delegation is what the CA follows; LiveDNS's own list is the
         # fallback when this host cannot resolve it.
         hosts = dnscheck.zone_nameservers(zone)
@@ -178,22 +250,25 @@ class Authenticator(dns_common.DNSAuthenticator):
             try:
                 hosts = self._get_client().nameservers(zone)
             except livedns.LiveDNSError as exc:
-                logger.warning("Cannot find the nameservers of %s: %s", zone, exc)
-                return []
-        return dnscheck.resolve_addresses((host, 53) for host in hosts)
+                logger.warning("Cannot find the nameservers of %s: %s", zone, exc.headline)
+                return {}
+        return dnscheck.resolve_labeled((host, 53) for host in hosts)
 
     def _warn_token_expiry(self) -> None:
-        if self._checked_token:
+        if self._checked_token or self._gandi is None:
             return
         self._checked_token = True
         days = self.conf("expiry-warning-days")
-        if not days or days <= 0:
+        if not days or self._gandi.source in _warned_expiry:
             return
-        info = self._get_client().token_info()
-        message = tokens.expiry_warning(info, days, self._gandi.source if self._gandi else "")
+        message = tokens.expiry_warning(self._get_client().token_info(), days, self._gandi.source)
         if message:
+            _warned_expiry.add(self._gandi.source)
             logger.warning("%s", message)
-            display_util.notify(message)
+            if getattr(self.config, "quiet", False):
+                # --quiet shows errors only; cron and systemd mail what reaches
+                # stderr, and this is what they must see while there is time.
+                print(message, file=sys.stderr, flush=True)
 
     # ---------------------------------------------------------------- cleanup
 
@@ -201,27 +276,18 @@ class Authenticator(dns_common.DNSAuthenticator):
         if not self._attempt_cleanup or self._records is None:
             return
         for failure in self._records.remove_all():
-            logger.warning(
-                "Could not remove a challenge record, remove it by hand in Gandi's DNS "
-                "records page: %s", failure,
-            )
+            logger.warning("Could not remove a challenge record; delete it in Gandi's DNS records "
+                           "page if a later run does not: %s", failure)
 
     # certbot's base class requires these; perform/cleanup above batch instead.
     def _perform(self, domain: str, validation_name: str, validation: str) -> None:
-        try:
-            self._get_records().add([(validation_name, validation)])
-        except livedns.LiveDNSError as exc:
-            raise errors.PluginError(str(exc)) from None
+        raise NotImplementedError  # pragma: no cover - perform() is overridden
 
     def _cleanup(self, domain: str, validation_name: str, validation: str) -> None:
-        if self._records is not None:
-            for failure in self._records.remove_all():
-                logger.warning("Could not remove a challenge record: %s", failure)
+        raise NotImplementedError  # pragma: no cover - cleanup() is overridden
 
 
 def _domain(achall: achallenges.AnnotatedChallenge) -> str:
     identifier = getattr(achall, "identifier", None)
     value = getattr(identifier, "value", None)
     return str(value) if value else str(achall.domain)
-
-

@@ -14,7 +14,8 @@ import re
 import socket
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -121,17 +122,22 @@ def _server(item: str, option: str) -> tuple[str, int]:
 
 def resolve_addresses(hosts: Iterable[tuple[str, int]]) -> list[Server]:
     """Every A and AAAA address of the hosts, through the system resolver."""
-    found: dict[Server, None] = {}
+    return list(resolve_labeled(hosts))
+
+
+def resolve_labeled(hosts: Iterable[tuple[str, int]]) -> dict[Server, str]:
+    """Every A and AAAA address of the hosts, each with the host name it came from."""
+    found: dict[Server, str] = {}
     for host, port in hosts:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
         except OSError as exc:
-            logger.warning("Cannot resolve nameserver %s: %s", host, exc)
+            logger.debug("Cannot resolve nameserver %s: %s", host, exc)
             continue
         for family, _, _, _, sockaddr in infos:
             if family in (socket.AF_INET, socket.AF_INET6):
-                found[(str(sockaddr[0]), port)] = None
-    return list(found)
+                found.setdefault((str(sockaddr[0]), port), host)
+    return found
 
 
 def zone_nameservers(
@@ -212,11 +218,18 @@ class _Pair:
 class WaitResult:
     seconds: float
     verified: tuple[str, ...]
-    unchecked: tuple[str, ...]  # names with no reachable nameserver: slept instead
+    unchecked: tuple[str, ...]  # names no nameserver answered for: waited the bound instead
 
 
 class PropagationWaiter:
-    """Poll every authoritative address until each serves every expected value."""
+    """Poll every authoritative address until each that answers serves every value.
+
+    An address that has not answered (yet) is asked one question at a time, so
+    that a silent one (IPv6 without a route, a firewall) costs one worker and
+    never holds back the rounds of the addresses that answer. Names whose every
+    address stays silent cannot be verified: that is said at once, and the wait
+    goes on to the bound, in case they start answering.
+    """
 
     def __init__(
         self,
@@ -226,8 +239,9 @@ class PropagationWaiter:
         sleep: Callable[[float], None] = time.sleep,
         interval: float = 1.0,
         query_timeout: float = 2.0,
-        grace: float = 10.0,
+        report_every: float = 10.0,
         progress: Callable[[str], None] = logger.info,
+        warn: Callable[[str], None] = logger.warning,
         workers: int = 16,
     ) -> None:
         self._query = query_fn
@@ -235,8 +249,9 @@ class PropagationWaiter:
         self._sleep = sleep
         self._interval = interval
         self._query_timeout = query_timeout
-        self._grace = grace
+        self._report_every = report_every
         self._progress = progress
+        self._warn = warn
         self._workers = workers
 
     def wait(
@@ -244,76 +259,125 @@ class PropagationWaiter:
         expected: Mapping[str, Iterable[str]],
         servers: Mapping[str, Sequence[Server]],
         timeout: float,
+        labels: Optional[Mapping[Server, str]] = None,
     ) -> WaitResult:
+        labels = labels or {}
         start = self._clock()
         deadline = start + timeout
         want = {name: frozenset(values) for name, values in expected.items()}
         pairs = [_Pair(name, srv) for name in want for srv in servers.get(name, ())]
-        total = len(pairs)
+        addresses = list(dict.fromkeys(p.server for p in pairs))
         self._progress(
-            f"Waiting up to {timeout:.0f} s for {len(want)} TXT record(s) to be served by "
-            f"{len({p.server for p in pairs})} authoritative nameserver address(es)"
+            f"Waiting up to {timeout:.0f} s for {_count(len(want), 'TXT record')} to be served by "
+            f"{_fmt_hosts(addresses, labels) or 'their nameservers'}: {_names(list(want))}"
         )
-        last_report, last_ok = start, -1
-        with ThreadPoolExecutor(max_workers=self._workers) as pool:
+        silent: set[Server] = set()  # asked, and not answered since
+        answering: set[Server] = set()
+        inflight: dict[Future[Optional[Answer]], _Pair] = {}
+        warned: set[str] = set()
+        last_report = start
+        pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="dns-check")
+        try:
             while True:
-                todo = [p for p in pairs if not p.satisfied]
-                answers = pool.map(
-                    lambda p: self._query(p.name, "TXT", p.server, False, self._query_timeout), todo
-                )
-                for pair, answer in zip(todo, answers):
-                    if answer is not None:
-                        pair.answered, pair.got = True, answer.values
-                        pair.satisfied = want[pair.name] <= answer.values
+                tick = self._clock()
+                busy = {p.server for p in inflight.values()}
+                for pair in pairs:
+                    if pair.satisfied or any(p is pair for p in inflight.values()):
+                        continue
+                    if pair.server not in answering:
+                        if pair.server in busy:
+                            continue  # one probe at a time to an address that has not answered
+                        busy.add(pair.server)
+                    inflight[pool.submit(self._ask, pair)] = pair
+                done, _ = wait_futures(list(inflight), timeout=self._interval)
+                for future in done:
+                    pair = inflight.pop(future)
+                    answer = future.result()
+                    if answer is None:
+                        silent.add(pair.server)
+                        answering.discard(pair.server)
+                        continue
+                    silent.discard(pair.server)
+                    answering.add(pair.server)
+                    pair.answered, pair.got = True, answer.values
+                    pair.satisfied = want[pair.name] <= answer.values
                 now = self._clock()
-                verified, pending, unreachable = self._classify(want, pairs)
-                ok = sum(p.satisfied for p in pairs)
-                if ok != last_ok and (now - last_report >= 10 or not pending):
-                    self._progress(f"{ok}/{total} nameserver answers carry the new TXT values")
-                    last_report, last_ok = now, ok
-                past_grace = now - start >= min(self._grace, timeout)
-                if not pending and (not unreachable or past_grace):
-                    return self._finish(start, deadline, verified, unreachable)
+                verified, pending, unreachable = self._classify(want, pairs, silent)
+                blocked = [n for n in unreachable if n not in warned]
+                if blocked:
+                    warned.update(blocked)
+                    self._warn(self._blocked_message(blocked, pairs, labels, timeout))
+                if not pending and not unreachable:
+                    self._progress(
+                        f"Every nameserver that answers serves the {_count(len(want), 'TXT record')} "
+                        f"({now - start:.1f} s)" + self._silent_note(pairs, answering, labels))
+                    return WaitResult(now - start, tuple(verified), ())
                 if now >= deadline:
                     if pending:
-                        raise PropagationTimeout(self._timeout_message(timeout, pairs, pending))
-                    return self._finish(start, deadline, verified, unreachable)
-                self._sleep(max(0.0, min(self._interval, deadline - now)))
+                        raise PropagationTimeout(self._timeout_message(timeout, pairs, pending, labels))
+                    return WaitResult(now - start, tuple(verified), tuple(unreachable))
+                if now - last_report >= self._report_every:
+                    last_report = now
+                    self._progress(self._lag_message(now - start, timeout, pairs, pending, labels))
+                self._sleep(max(0.0, min(self._interval - (now - tick), deadline - now)))
+        finally:
+            pool.shutdown(wait=False)
+
+    def _ask(self, pair: _Pair) -> Optional[Answer]:
+        return self._query(pair.name, "TXT", pair.server, False, self._query_timeout)
 
     @staticmethod
     def _classify(
-        want: Mapping[str, frozenset[str]], pairs: Sequence[_Pair]
+        want: Mapping[str, frozenset[str]], pairs: Sequence[_Pair], silent: set[Server]
     ) -> tuple[list[str], list[str], list[str]]:
         verified, pending, unreachable = [], [], []
         for name in want:
-            mine = [p for p in pairs if p.name == name and p.answered]
-            if not mine:
-                unreachable.append(name)
-            elif all(p.satisfied for p in mine):
+            mine = [p for p in pairs if p.name == name]
+            heard = [p for p in mine if p.answered]
+            if heard and all(p.satisfied for p in heard):
                 verified.append(name)
-            else:
+            elif heard:
                 pending.append(name)
+            elif all(p.server in silent for p in mine):
+                unreachable.append(name)  # every address asked, none answered (or none known)
+            else:
+                pending.append(name)  # first answers not in yet
         return verified, pending, unreachable
 
-    def _finish(
-        self, start: float, deadline: float, verified: list[str], unreachable: list[str]
-    ) -> WaitResult:
-        if unreachable:
-            logger.warning(
-                "No authoritative nameserver of %s answered DNS queries from this host "
-                "(outbound DNS blocked?); cannot verify propagation, sleeping until the "
-                "%.0f s limit instead. --dns-gandi-nameservers can name servers this host can reach.",
-                ", ".join(unreachable), deadline - start,
-            )
-            self._sleep(max(0.0, deadline - self._clock()))
-        return WaitResult(self._clock() - start, tuple(verified), tuple(unreachable))
+    @staticmethod
+    def _blocked_message(names: list[str], pairs: Sequence[_Pair], labels: Mapping[Server, str],
+                         timeout: float) -> str:
+        asked = list(dict.fromkeys(p.server for p in pairs if p.name in names))
+        which = (f"{_fmt_hosts(asked, labels)} did not answer DNS queries from this host"
+                 if asked else "their nameservers' addresses could not be found from this host")
+        return (
+            f"Cannot verify that {_names(names)} is served: {which}. Waiting the full "
+            f"{timeout:.0f} s instead. Allow outbound DNS (port 53, UDP and TCP) to them, or name "
+            "servers this host can reach with --dns-gandi-nameservers."
+        )
 
     @staticmethod
-    def _timeout_message(timeout: float, pairs: Sequence[_Pair], pending: list[str]) -> str:
+    def _silent_note(pairs: Sequence[_Pair], answering: set[Server], labels: Mapping[Server, str]) -> str:
+        quiet = [s for s in dict.fromkeys(p.server for p in pairs) if s not in answering]
+        return f"; not waited for, as they did not answer: {_fmt_hosts(quiet, labels)}" if quiet else ""
+
+    @staticmethod
+    def _lag_message(elapsed: float, timeout: float, pairs: Sequence[_Pair], pending: list[str],
+                     labels: Mapping[Server, str]) -> str:
+        lagging = list(dict.fromkeys(p.server for p in pairs if p.name in pending and p.answered
+                                     and not p.satisfied))
+        what = (f"not yet served by {_fmt_hosts(lagging, labels)}" if lagging
+                else "waiting for the nameservers' first answers")
+        return (f"Still waiting after {elapsed:.0f} s of at most {timeout:.0f} s: "
+                f"{_count(len(pending), 'record')} {what}")
+
+    @staticmethod
+    def _timeout_message(timeout: float, pairs: Sequence[_Pair], pending: list[str],
+                         labels: Mapping[Server, str]) -> str:
         lines = []
         for name in pending:
             bad = [p.server for p in pairs if p.name == name and p.answered and not p.satisfied]
-            lines.append(f"{name} (not yet served by {_fmt(bad)})")
+            lines.append(f"{name} (not yet served by {_fmt_hosts(bad, labels)})")
         return (
             f"DNS propagation not verified within {timeout:.0f} s: {'; '.join(lines)}. "
             "Check that the domain is delegated to its Gandi LiveDNS nameservers "
@@ -322,5 +386,23 @@ class PropagationWaiter:
         )
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _names(names: Sequence[str], limit: int = 3) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _fmt_hosts(servers: Sequence[Server], labels: Mapping[Server, str]) -> str:
+    parts = []
+    for server in servers:
+        address = _fmt([server])
+        label = labels.get(server)
+        parts.append(f"{label} ({address})" if label and label != server[0] else address)
+    return ", ".join(parts)
+
+
 def _fmt(servers: Iterable[Server]) -> str:
-    return ", ".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" if p != 53 else h for h, p in servers)
+    return ", ".join(h if p == 53 else f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in servers)

@@ -3,16 +3,36 @@
 An order with N names in Z zones costs one zone listing, one write per
 validation name (apex and wildcard share one) and one removal per validation
 name, whatever N is; see the README's design notes for the exact count.
+
+Rules (tests/unit/test_records.py, tests/e2e/test_faults.py):
+
+* Writes always run in worker threads, even a single one, so that a signal
+  that interrupts the main thread abandons only the wait, never a write
+  half-sent; cleanup first waits for every write of the run that may still be
+  in flight.
+* Cleanup removes only what may have been written: a write that Gandi refused
+  outright (401, 403, 400...) left nothing and is not cleaned up.
+* A removal that finds no rrset for a value whose write was never confirmed
+  looks again once that write's time bound has passed, before concluding that
+  nothing was written. "Removed" is logged only for values confirmed gone.
+* With a journal, the values are on disk before the first write leaves and
+  stay there until confirmed gone, so that a later run can remove what a
+  killed one left (``recover``).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Callable, TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, field
+from typing import Callable, Optional, TypeVar
 
+from certbot_dns_gandi_pat import journal as journals
+from certbot_dns_gandi_pat import transport
 from certbot_dns_gandi_pat.livedns import LiveDNSClient, LiveDNSError, normalize_name, relative_name
 
 logger = logging.getLogger(__name__)
@@ -22,9 +42,13 @@ logger = logging.getLogger(__name__)
 # LiveDNS's 1000 requests/minute; a 429 still backs off through the retry
 # policy, honouring Retry-After.
 DEFAULT_CONCURRENCY = 16
+# How long after it started a write may still land: one request's whole bound.
+WRITE_BOUND = transport.REQUEST_SECONDS
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+
+PENDING, WRITTEN, REFUSED, UNKNOWN = "pending", "written", "refused", "unknown"
 
 
 @dataclass(frozen=True)
@@ -36,6 +60,15 @@ class RRset:
     fqdn: str
 
 
+@dataclass
+class _Write:
+    values: list[str]
+    state: str = PENDING
+    started: float = 0.0
+    ended: Optional[float] = None
+    future: Optional[Future[None]] = field(default=None, repr=False)
+
+
 class ChallengeRecords:
     """Adds the TXT values of one run and later removes exactly those."""
 
@@ -45,17 +78,27 @@ class ChallengeRecords:
         *,
         resolve_target: Callable[[str], str] = lambda name: name,
         concurrency: int = DEFAULT_CONCURRENCY,
+        journal: Optional[journals.Journal] = None,
+        write_bound: float = WRITE_BOUND,
+        settle: float = transport.ATTEMPT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
         self._resolve_target = resolve_target
         self._concurrency = max(1, concurrency)
-        # Values are recorded *before* the write is sent: a write whose answer
-        # was lost may still have been applied, and must be cleaned up too.
-        self._written: dict[RRset, list[str]] = {}
+        self._journal = journal
+        self._write_bound, self._settle = write_bound, settle
+        self._clock, self._sleep = clock, sleep
+        self._writes: dict[RRset, _Write] = {}
+        self._lock = threading.Lock()
+        self._pool: Optional[ThreadPoolExecutor] = None
 
     @property
     def written(self) -> dict[RRset, list[str]]:
-        return {k: list(v) for k, v in self._written.items()}
+        """Values that may be in the zone now (written, in flight or unknown)."""
+        with self._lock:
+            return {k: list(w.values) for k, w in self._writes.items() if w.state != REFUSED}
 
     def locate(self, validation_names: Sequence[str]) -> dict[str, RRset]:
         """Map each validation name to the rrset that must hold its value."""
@@ -76,43 +119,106 @@ class ChallengeRecords:
             values = groups.setdefault(located[normalize_name(name)], [])
             if value not in values:
                 values.append(value)
-        for rrset, values in groups.items():
-            mine = self._written.setdefault(rrset, [])
-            mine.extend(v for v in values if v not in mine)
-
-        def write(item: tuple[RRset, list[str]]) -> None:
-            rrset, values = item
-            self._client.add_txt(rrset.zone, rrset.name, values)
-            logger.info("Added %d TXT value(s) at %s", len(values), rrset.fqdn)
-
-        errors = [e for e in self._map(_capture(write), list(groups.items())) if e]
+        with self._lock:
+            for rrset, values in groups.items():
+                entry = self._writes.setdefault(rrset, _Write([]))
+                entry.values.extend(v for v in values if v not in entry.values)
+                entry.state = PENDING
+            self._save_journal()
+        futures = {rrset: self._submit(rrset, values) for rrset, values in groups.items()}
+        # Only this wait is interrupted by a signal; the writes go on, and
+        # cleanup waits for them.
+        wait_futures(futures.values())
+        errors = [exc for f in futures.values() if (exc := f.exception()) is not None]
         if errors:
             raise LiveDNSError(_summary("Could not create every challenge record", errors),
-                               getattr(errors[0], "status", None))
+                               getattr(errors[0], "status", None), _advice(errors))
         return located
 
+    def _submit(self, rrset: RRset, values: list[str]) -> Future[None]:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._concurrency,
+                                            thread_name_prefix="gandi-write")
+        entry = self._writes[rrset]
+        entry.started, entry.ended = self._clock(), None
+
+        def write() -> None:
+            try:
+                self._client.add_txt(rrset.zone, rrset.name, values)
+            except BaseException as exc:
+                refused = isinstance(exc, LiveDNSError) and exc.refused
+                self._finish(entry, REFUSED if refused else UNKNOWN)
+                raise
+            self._finish(entry, WRITTEN)
+            logger.info("Added %d TXT value(s) at %s", len(values), rrset.fqdn)
+
+        entry.future = self._pool.submit(write)
+        return entry.future
+
+    def _finish(self, entry: _Write, state: str) -> None:
+        with self._lock:
+            entry.state, entry.ended = state, self._clock()
+            if state == REFUSED:
+                self._save_journal()
+
     def remove_all(self) -> list[str]:
-        """Remove every value this run wrote; returns what could not be removed."""
-
-        def remove(item: tuple[RRset, list[str]]) -> None:
-            rrset, values = item
-            self._client.remove_txt(rrset.zone, rrset.name, values)
-            logger.info("Removed %d TXT value(s) at %s", len(values), rrset.fqdn)
-
+        """Remove every value this run may have written; returns what could not be removed."""
+        self._await_writes()
         # A failure during perform may have stopped the client; cleanup deserves
         # its own chance (and stops again at its first exhausted failure).
         self._client.reset_breaker()
-        items = list(self._written.items())
-        outcomes = self._map(_capture(remove), items)
+        with self._lock:
+            for rrset in [r for r, w in self._writes.items() if w.state == REFUSED or w.future is None]:
+                logger.debug("Nothing to remove at %s: nothing was written there", rrset.fqdn)
+                del self._writes[rrset]
+            self._save_journal()
+            items = list(self._writes.items())
+        outcomes = self._map(self._remove, items)
         failures = []
-        for (rrset, values), error in zip(items, outcomes):
+        for (rrset, entry), error in zip(items, outcomes):
             if error is None:
-                del self._written[rrset]
+                with self._lock:
+                    self._writes.pop(rrset, None)
+                    self._save_journal()
             else:
-                failures.append(
-                    f"{rrset.fqdn} TXT {', '.join(values)}: {error}"
-                )
+                failures.append(f"{rrset.fqdn} TXT {', '.join(entry.values)}: {error}")
         return failures
+
+    def _await_writes(self) -> None:
+        running = [w.future for w in self._writes.values() if w.future is not None and not w.future.done()]
+        if running:
+            logger.info("Waiting for %d TXT write(s) still in flight before removing them", len(running))
+            wait_futures(running, timeout=self._write_bound + 1)
+
+    def _remove(self, item: tuple[RRset, _Write]) -> Optional[LiveDNSError]:
+        rrset, entry = item
+        if entry.future is not None and not entry.future.done():
+            return LiveDNSError("its write is still in flight, so it cannot be removed safely yet")
+        try:
+            gone = self._client.remove_txt(rrset.zone, rrset.name, entry.values)
+            if not gone and entry.state != WRITTEN:
+                # The write was never confirmed: it may still be applied. Look
+                # again once it can no longer land, before concluding.
+                ended = entry.ended if entry.ended is not None else self._clock()
+                due = max(entry.started + self._write_bound, ended + self._settle)
+                delay = due - self._clock()
+                if delay > 0:
+                    logger.info("No TXT at %s yet although its write had no answer; looking "
+                                "again in %.0f s", rrset.fqdn, delay)
+                    self._sleep(delay)
+                gone = self._client.remove_txt(rrset.zone, rrset.name, entry.values)
+        except LiveDNSError as exc:
+            return exc
+        if gone:
+            logger.info("Removed %d TXT value(s) at %s", len(entry.values), rrset.fqdn)
+        else:
+            logger.debug("Nothing to remove at %s: the values were not there", rrset.fqdn)
+        return None
+
+    def _save_journal(self) -> None:
+        if self._journal is not None:
+            self._journal.save({(r.zone, r.name): w.values for r, w in self._writes.items()
+                                if w.state != REFUSED})
 
     def _map(self, fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
         if self._concurrency == 1 or len(items) <= 1:
@@ -121,18 +227,37 @@ class ChallengeRecords:
             return list(pool.map(fn, items))
 
 
-def _capture(fn: Callable[[_T], None]) -> Callable[[_T], Exception | None]:
-    def run(item: _T) -> Exception | None:
-        try:
-            fn(item)
-        except LiveDNSError as exc:
-            return exc
-        return None
+def recover(client: LiveDNSClient, directory: str, credentials: str) -> None:
+    """Remove the values that dead runs with these credentials journalled, and nothing else."""
+    with journals.recovery_lock(directory) as held:
+        if not held:
+            return
+        stale, problems = journals.find_stale(directory)
+        for problem in problems:
+            logger.warning("Journal of an earlier run %s", problem)
+        for run in stale:
+            if run.credentials != credentials or run.api_url != client.config.api_url:
+                logger.debug("Journal %s belongs to other credentials; left for a run that uses them", run.path)
+                continue
+            remaining: dict[tuple[str, str], list[str]] = {}
+            for (zone, name), values in run.records.items():
+                where = zone if name == "@" else f"{name}.{zone}"
+                try:
+                    if client.remove_txt(zone, name, values):
+                        logger.warning("Removed %d TXT value(s) at %s left by an interrupted run "
+                                       "(pid %d, %s)", len(values), where, run.pid, run.created)
+                except LiveDNSError as exc:
+                    remaining[(zone, name)] = values
+                    logger.warning("Could not yet remove TXT values at %s left by an interrupted run "
+                                   "(pid %d): %s", where, run.pid, exc.headline)
+            journals.discard(run, remaining)
 
-    return run
 
-
-def _summary(head: str, errors: Sequence[object]) -> str:
+def _summary(head: str, errors: Sequence[BaseException]) -> str:
     # Identical errors (a revoked token fails every write the same way) once.
-    unique = list(dict.fromkeys(str(e) for e in errors))
-    return f"{head}: " + " | ".join(unique)
+    lines = [e.headline if isinstance(e, LiveDNSError) else str(e) for e in errors]
+    return f"{head}: " + "; ".join(dict.fromkeys(lines))
+
+
+def _advice(errors: Sequence[BaseException]) -> str:
+    return " ".join(dict.fromkeys(e.advice for e in errors if isinstance(e, LiveDNSError) and e.advice))

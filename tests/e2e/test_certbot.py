@@ -42,7 +42,8 @@ def test_one_name(live: Stack, tmp_path: Path) -> None:
     result = certonly(live, tmp_path, creds, "www.example.com")
     ok(result)
     assert cert_names(tmp_path, "www.example.com") == {"www.example.com"}
-    assert "nameserver answers carry the new TXT values" in result.stdout
+    assert "Waiting up to 30 s for 1 TXT record to be served by 127.0.0.1:" in result.stdout
+    assert "Every nameserver that answers serves the 1 TXT record (" in result.stdout
     assert live.standin.challenge_records() == {}
 
 

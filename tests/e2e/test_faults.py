@@ -19,7 +19,7 @@ NAME = "_acme-challenge.www.example.com"
 
 def client_for(standin: StandIn, timeout: float = 1.0, url: str = "") -> livedns.LiveDNSClient:
     cfg = config.parse({"dns_gandi_token": FAKE_TOKEN, "dns_gandi_api_url": url or standin.api_url}, "t.ini")
-    return livedns.LiveDNSClient(cfg, timeout=(timeout, timeout))
+    return livedns.LiveDNSClient(cfg, connect_seconds=timeout, attempt_seconds=timeout)
 
 
 def cycle(standin: StandIn, client: livedns.LiveDNSClient) -> float:
@@ -54,7 +54,7 @@ def test_persistent_503_fails_clearly_in_bounded_time_and_stops_further_requests
     fault = standin.add_fault(method="GET", path="/domains", status=503, times=-1)
     client = client_for(standin)
     start = time.monotonic()
-    with pytest.raises(livedns.LiveDNSError, match="HTTP 503.*try again later"):
+    with pytest.raises(livedns.LiveDNSError, match="(?s)HTTP 503.*try again later"):
         client.find_zone(NAME)
     assert time.monotonic() - start < 15
     assert fault.hits == 5  # one try and four retries
@@ -70,7 +70,7 @@ def test_connection_refused(standin: StandIn) -> None:
         port = s.getsockname()[1]
     client = client_for(standin, url=f"http://127.0.0.1:{port}/v5/livedns")
     start = time.monotonic()
-    with pytest.raises(livedns.LiveDNSError, match="connection refused talking to Gandi LiveDNS at 127.0.0.1"):
+    with pytest.raises(livedns.LiveDNSError, match="connection refused \\(Gandi LiveDNS at 127.0.0.1"):
         client.list_domains()
     assert time.monotonic() - start < 15
 
@@ -88,7 +88,7 @@ def test_dropped_connection_is_retried(standin: StandIn) -> None:
 def test_server_that_never_answers_times_out_in_bounded_time(standin: StandIn) -> None:
     fault = standin.add_fault(method="GET", path="/domains", action="hang", times=-1, hang_seconds=10)
     start = time.monotonic()
-    with pytest.raises(livedns.LiveDNSError, match="did not answer within the time limit"):
+    with pytest.raises(livedns.LiveDNSError, match="no complete answer within the time limit"):
         client_for(standin, timeout=0.5).list_domains()
     elapsed = time.monotonic() - start
     assert fault.hits == 3 and elapsed < 6, (fault.hits, elapsed)  # 3 reads x 0.5 s + backoff
@@ -122,7 +122,7 @@ def test_non_json_body(standin: StandIn) -> None:
 def test_validation_envelope(standin: StandIn) -> None:
     standin.add_fault(method="POST", status=400, body='{"status": "error", "errors": [{"location": "body", '
                       '"name": "rrset_values", "description": "bad value"}]}')
-    with pytest.raises(livedns.LiveDNSError, match="HTTP 400, Gandi said: rrset_values: bad value"):
+    with pytest.raises(livedns.LiveDNSError, match="HTTP 400 \\(rrset_values: bad value\\)"):
         ChallengeRecords(client_for(standin)).add([(NAME, "ours")])
 
 

@@ -41,7 +41,7 @@ class FakeWaiter:
     def __init__(self, **kw: Any) -> None:
         self.progress = kw["progress"]
 
-    def wait(self, expected: Any, servers: Any, timeout: float) -> dnscheck.WaitResult:
+    def wait(self, expected: Any, servers: Any, timeout: float, labels: Any = None) -> dnscheck.WaitResult:
         FakeWaiter.calls.append((dict(expected), dict(servers), timeout))
         if FakeWaiter.error:
             raise FakeWaiter.error
@@ -51,6 +51,7 @@ class FakeWaiter:
 @pytest.fixture(autouse=True)
 def fake_waiter(monkeypatch: pytest.MonkeyPatch) -> None:
     FakeWaiter.calls, FakeWaiter.error = [], None
+    dns_gandi._warned_expiry.clear()
     monkeypatch.setattr(dns_gandi.Authenticator, "waiter_factory", FakeWaiter)
     monkeypatch.setattr(dns_gandi.display_util, "notify", lambda msg: None)
     # No DNS server in unit tests: no name is delegated by CNAME.
@@ -66,8 +67,9 @@ def ini(tmp_path: Path, standin: StandIn, **values: str) -> Path:
 
 
 def make_auth(credentials: Any, nameservers: Optional[str] = "127.0.0.1:5353", **extra: Any) -> dns_gandi.Authenticator:
-    conf = SimpleNamespace(dns_gandi_credentials=str(credentials), dns_gandi_propagation_seconds=60,
-                           dns_gandi_nameservers=nameservers, dns_gandi_expiry_warning_days=30, **extra)
+    values = {"dns_gandi_credentials": credentials and str(credentials), "dns_gandi_propagation_seconds": 60,
+              "dns_gandi_nameservers": nameservers, "dns_gandi_expiry_warning_days": 30, **extra}
+    conf = SimpleNamespace(**values)
     auth = dns_gandi.Authenticator(conf, "dns-gandi")
     auth.prepare()
     return auth
@@ -79,7 +81,7 @@ def test_options_are_registered() -> None:
     assert set(seen) == {"credentials", "propagation-seconds", "nameservers", "expiry-warning-days"}
     assert seen["propagation-seconds"]["default"] == 300
     assert "longest time" in seen["propagation-seconds"]["help"]
-    assert "Gandi" in dns_gandi.Authenticator.description and "LiveDNS" in make_auth("x", None).more_info()
+    assert "Gandi" in dns_gandi.Authenticator.description and "LiveDNS" in make_auth(None, None).more_info()
 
 
 @pytest.mark.parametrize("old_style", [False, True])
@@ -142,7 +144,7 @@ def test_cleanup_failure_is_logged_not_raised(tmp_path: Path, standin: StandIn, 
     standin.faults.append(Fault(method="PATCH", status=403, times=-1, body="{}"))
     auth.cleanup([FakeAchall("example.com")])  # type: ignore[list-item]
     assert standin.challenge_records() != {}
-    assert any("remove it by hand" in r.getMessage() and "_acme-challenge.example.com" in r.getMessage()
+    assert any("Could not remove a challenge record" in r.getMessage() and "_acme-challenge.example.com" in r.getMessage()
                for r in caplog.records)
 
 
@@ -182,21 +184,21 @@ def test_legacy_key_warns(tmp_path: Path, standin: StandIn, caplog: pytest.LogCa
     auth.cleanup([])
 
 
-@pytest.mark.parametrize("spec", ["127.0.0.1:0", "no-such-host.invalid:53"])
+@pytest.mark.parametrize("spec", ["127.0.0.1:0", "no-such-host.invalid:53", "[::1]junk", "::1]:53"])
 def test_bad_nameservers_option_fails_in_prepare(spec: str) -> None:
-    with pytest.raises(errors.PluginError, match="dns-gandi-nameservers"):
-        make_auth("x.ini", spec)
+    with pytest.raises(errors.MisconfigurationError, match="dns-gandi-nameservers") as err:
+        make_auth(None, spec)
+    assert repr(err.value) == str(err.value)  # certbot shows {problem!r}
 
 
 def test_zone_servers_come_from_dns_then_the_api(tmp_path: Path, standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
     auth = make_auth(ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN), None)
     monkeypatch.setattr(dnscheck, "zone_nameservers", lambda zone, **kw: ["localhost"])
-    assert ("127.0.0.1", 53) in auth._zone_servers("example.com")
-    auth._setup_credentials()
+    assert auth._zone_servers("example.com")[("127.0.0.1", 53)] == "localhost"
     monkeypatch.setattr(dnscheck, "zone_nameservers", lambda zone, **kw: [])
     standin.zones["example.com"].nameservers = ("localhost",)
     assert ("127.0.0.1", 53) in auth._zone_servers("example.com")
-    assert auth._zone_servers("missing.test") == []
+    assert auth._zone_servers("missing.test") == {}
 
 
 def test_wait_uses_the_zone_servers_without_override(tmp_path: Path, standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -206,17 +208,6 @@ def test_wait_uses_the_zone_servers_without_override(tmp_path: Path, standin: St
     (_, servers, _), = FakeWaiter.calls
     assert ("127.0.0.1", 53) in servers["_acme-challenge.example.com"]
     auth.cleanup([])
-
-
-def test_single_record_api_of_the_base_class(tmp_path: Path, standin: StandIn) -> None:
-    auth = make_auth(ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN))
-    auth._setup_credentials()
-    auth._perform("example.com", "_acme-challenge.example.com", "single")
-    assert standin.txt("example.com", "_acme-challenge") == ["single"]
-    auth._cleanup("example.com", "_acme-challenge.example.com", "single")
-    assert standin.challenge_records() == {}
-    with pytest.raises(errors.PluginError):
-        auth._perform("nowhere.test", "_acme-challenge.nowhere.test", "x")
 
 
 def test_token_is_absent_from_debug_logs(tmp_path: Path, standin: StandIn, caplog: pytest.LogCaptureFixture) -> None:
@@ -233,6 +224,12 @@ def test_token_is_absent_from_debug_logs(tmp_path: Path, standin: StandIn, caplo
     assert "LiveDNS POST" in caplog.text  # the debug log did record the traffic
 
 
-def test_auth_hint_points_at_the_delegation() -> None:
-    hint = make_auth("x.ini", None).auth_hint([])
-    assert "--dns-gandi" in hint and "delegated" in hint and "doctor" in hint
+def test_auth_hint_says_what_was_checked(tmp_path: Path, standin: StandIn) -> None:
+    auth = make_auth(ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN))
+    unchecked = auth.auth_hint([])
+    assert "could not check whether the zone's nameservers serve them" in unchecked
+    assert "delegated" in unchecked and "doctor" in unchecked
+    auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    served = auth.auth_hint([])
+    assert "were served by the zone's nameservers" in served and "doctor" in served
+    auth.cleanup([])

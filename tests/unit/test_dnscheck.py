@@ -52,11 +52,13 @@ def test_returns_as_soon_as_every_server_serves_every_value() -> None:
         return Answer(0, frozenset({"v1", "v2", "other"}) if ready else frozenset({"other"}))
 
     messages: list[str] = []
-    result = waiter(clock, answers, messages).wait({NAME: ["v1", "v2"]}, {NAME: [NS1, NS2]}, timeout=120)
+    result = waiter(clock, answers, messages).wait({NAME: ["v1", "v2"]}, {NAME: [NS1, NS2]}, timeout=120,
+                                                   labels={NS1: "ns-1-a.gandi.net", NS2: "ns-1-b.gandi.net"})
     assert result.seconds == 5 and result.verified == (NAME,) and result.unchecked == ()
     assert all(s <= 1 for s in clock.slept)
-    assert "Waiting up to 120 s for 1 TXT record(s)" in messages[0]
-    assert messages[-1] == "2/2 nameserver answers carry the new TXT values"
+    assert messages[0] == ("Waiting up to 120 s for 1 TXT record to be served by ns-1-a.gandi.net (192.0.2.1), "
+                           "ns-1-b.gandi.net (2001:db8::1): _acme-challenge.example.com")
+    assert messages[-1] == "Every nameserver that answers serves the 1 TXT record (5.0 s)"
 
 
 def test_a_partial_answer_is_not_enough() -> None:
@@ -84,8 +86,10 @@ def test_no_reachable_server_warns_and_sleeps_the_configured_time(caplog: pytest
     clock = Clock()
     result = waiter(clock, lambda n, s, t: None).wait({NAME: ["v"]}, {NAME: [NS1]}, timeout=60)
     assert clock.now == 1060 and result.unchecked == (NAME,) and result.verified == ()
-    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
-    assert len(warnings) == 1 and "cannot verify propagation" in warnings[0].getMessage()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["Cannot verify that _acme-challenge.example.com is served: 192.0.2.1 did not answer DNS "
+                        "queries from this host. Waiting the full 60 s instead. Allow outbound DNS (port 53, UDP "
+                        "and TCP) to them, or name servers this host can reach with --dns-gandi-nameservers."]
 
 
 def test_names_without_servers_fall_back_to_sleeping() -> None:
