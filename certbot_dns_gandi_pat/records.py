@@ -131,8 +131,11 @@ class ChallengeRecords:
         wait_futures(futures.values())
         errors = [exc for f in futures.values() if (exc := f.exception()) is not None]
         if errors:
-            raise LiveDNSError(_summary("Could not create every challenge record", errors),
-                               getattr(errors[0], "status", None), _advice(errors))
+            # One kind of failure keeps its class (a 403 stays a ForbiddenError).
+            kind = type(errors[0]) if all(type(e) is type(errors[0]) for e in errors) else LiveDNSError
+            kind = kind if issubclass(kind, LiveDNSError) else LiveDNSError
+            raise kind(_summary("Could not create every challenge record", errors),
+                       getattr(errors[0], "status", None), _advice(errors))
         return located
 
     def _submit(self, rrset: RRset, values: list[str]) -> Future[None]:

@@ -36,6 +36,7 @@ import re
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -355,6 +356,7 @@ class Transport:
         self._session.mount("http://", adapter)
         self._session.headers["User-Agent"] = user_agent
         self._session.headers["Accept"] = "application/json"
+        self._session.headers["Accept-Encoding"] = "gzip, deflate"
         self._broken: Optional[str] = None
         self._lock = threading.Lock()
         self.requests_sent = 0
@@ -411,14 +413,37 @@ class Transport:
         length = resp.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > self._max_body:
             raise _TooLarge
+        encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("identity", "", "gzip", "x-gzip", "deflate"):
+            raise TransportError(f"the answer used an unsupported Content-Encoding ({self.shown(encoding, 20)})")
+        # Decompressed here, never more than the cap: urllib3 would inflate a
+        # whole chunk at once, and a few KiB of gzip can hold gigabytes.
+        inflate = None if encoding in ("identity", "") else zlib.decompressobj(zlib.MAX_WBITS | 32)
         chunks, size = [], 0
-        for chunk in resp.raw.stream(64 * 1024, decode_content=True):
-            size += len(chunk)
-            if size > self._max_body:
-                raise _TooLarge
-            chunks.append(chunk)
+        for raw in resp.raw.stream(64 * 1024, decode_content=False):
+            pieces = [raw] if inflate is None else _inflate(inflate, raw, self._max_body - size + 1)
+            for chunk in pieces:
+                size += len(chunk)
+                if size > self._max_body:
+                    raise _TooLarge
+                chunks.append(chunk)
         return b"".join(chunks)
 
 
 class _TooLarge(Exception):
     pass
+
+
+def _inflate(inflate: Any, data: bytes, limit: int) -> list[bytes]:
+    out = []
+    try:
+        while data and limit > 0:
+            chunk = inflate.decompress(data, limit)
+            out.append(chunk)
+            limit -= len(chunk)
+            data = inflate.unconsumed_tail
+    except zlib.error:
+        raise TransportError("the answer's compressed body is corrupt") from None
+    if data:
+        out.append(b"x")  # more than the limit remains: let the caller refuse it
+    return out

@@ -22,6 +22,7 @@ class RawServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(16)
+        self._sock.settimeout(0.05)  # so that stop() is noticed at once
         self._stop = threading.Event()
         self.requests: list[bytes] = []
         self._lock = threading.Lock()
@@ -46,9 +47,9 @@ class RawServer:
 
     def stop(self) -> None:
         self._stop.set()
-        self._sock.close()
         if self._thread is not None:
             self._thread.join(5)
+        self._sock.close()
 
     def __enter__(self) -> RawServer:
         return self.start()
@@ -60,8 +61,11 @@ class RawServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
             except OSError:
                 return
+            conn.settimeout(None)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:

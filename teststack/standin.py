@@ -52,7 +52,8 @@ class Modes:
     empty_rrset: str = "delete"  # PATCH removing the last value: "delete", "keep", "reject"
     delete_missing: str = "404"  # "404" or "204"
     list_domains: str = "ok"  # "ok" or "forbidden"
-    tokeninfo: str = "ok"  # "ok", "404", "garbage"
+    tokeninfo: str = "ok"  # "ok", "404", "garbage", "body" (tokeninfo_body sent as it is)
+    tokeninfo_body: str = ""  # raw JSON text, e.g. '{"expires_in": NaN}'
 
 
 @dataclass
@@ -65,7 +66,10 @@ class Fault:
     times: int = 1
     retry_after: Optional[str] = None
     body: Optional[str] = None
-    action: str = "status"  # status, drop, reset, hang, apply_then_drop, truncate
+    # status, drop, reset, hang, apply_then_drop, truncate; delay (answer normally
+    # after hang_seconds); apply_later (drop the connection now, apply the
+    # request hang_seconds later: a write that lands after the client gave up)
+    action: str = "status"
     hang_seconds: float = 30.0
     hits: int = 0
 
@@ -83,6 +87,10 @@ class Zone:
 
 class _Done(Exception):
     pass
+
+
+class _Raw(str):
+    """A body sent exactly as written (JSON that json.dumps would not produce)."""
 
 
 class StandIn:
@@ -300,6 +308,8 @@ class StandIn:
             return 404, {"message": "Not Found"}, {}
         if self.modes.tokeninfo == "garbage":
             return 200, "<html>maintenance</html>", {}
+        if self.modes.tokeninfo == "body":
+            return 200, _Raw(self.modes.tokeninfo_body), {}
         scheme, _, secret = headers.get("authorization", "").partition(" ")
         token = self.tokens.get(secret)
         if token is None or token.kind != "pat" or scheme != "Bearer" or token.expires_in <= 0:
@@ -408,6 +418,14 @@ class _Handler(BaseHTTPRequestHandler):
                 fault.times -= 1 if fault.times > 0 else 0
                 fault.hits += 1
         try:
+            if fault is not None and fault.action == "delay":
+                s._stopping.wait(fault.hang_seconds)
+                fault = None
+            elif fault is not None and fault.action == "apply_later":
+                args = (self.command, url.path, query, headers, body)
+                threading.Timer(fault.hang_seconds, lambda: s.handle(*args)).start()
+                self._fault(fault)
+                return
             if fault is not None and fault.action != "apply_then_drop":
                 self._fault(fault)
                 return
@@ -419,10 +437,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with s.lock:
             s.log.append((self.command, url.path, status))
+        raw = isinstance(payload, _Raw)
         data = b"" if payload is None else (payload if isinstance(payload, str) else json.dumps(payload)).encode()
         self.send_response(status)
         if data:
-            self.send_header("Content-Type", "application/json" if not isinstance(payload, str) else "text/html")
+            self.send_header("Content-Type", "text/html" if isinstance(payload, str) and not raw
+                             else "application/json")
         for k, v in extra.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
@@ -434,7 +454,7 @@ class _Handler(BaseHTTPRequestHandler):
         s = self.standin
         with s.lock:
             s.log.append((self.command, urlsplit(self.path).path, -1 if fault.action != "status" else fault.status))
-        if fault.action in ("drop", "apply_then_drop"):
+        if fault.action in ("drop", "apply_then_drop", "apply_later"):
             self._abort()
         elif fault.action == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")

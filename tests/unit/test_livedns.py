@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -379,3 +378,83 @@ def test_relative_name() -> None:
         livedns.relative_name("example.org", "example.com")
 
 
+
+
+# ------------------------------------------- unreadable answers (issue 12.1)
+
+GARBAGE = [
+    {"text": "<html><body>Bad gateway</body></html>", "headers": {"Content-Type": "text/html"}},
+    {"json": {"rrset_values": None}}, {"json": ["a list"]}, {"content": b""}, {"json": {"rrset_values": "x"}},
+    {"json": {"rrset_values": [1, 2]}}, {"json": {"rrset_name": "_acme-challenge"}}, {"text": "null"},
+    {"json": {"rrset_values": ['"v"'], "rrset_type": "CNAME"}},
+]
+
+
+@pytest.mark.parametrize("patch_status", [200, 201, 204])
+@pytest.mark.parametrize("garbage", GARBAGE, ids=range(len(GARBAGE)))
+def test_an_unreadable_read_back_never_deletes(client: livedns.LiveDNSClient, requests_mock: rm.Mocker,
+                                               patch_status: int, garbage: dict[str, Any]) -> None:
+    requests_mock.patch(RRSET, status_code=patch_status, **garbage)
+    requests_mock.get(RRSET, **garbage)
+    requests_mock.delete(RRSET, status_code=204)
+    with pytest.raises(livedns.UnreadableAnswer, match="nothing was concluded"):
+        client.remove_txt("example.com", "_acme-challenge", ["ours"])
+    assert "DELETE" not in [r.method for r in requests_mock.request_history]
+
+
+@pytest.mark.parametrize("garbage", GARBAGE, ids=range(len(GARBAGE)))
+def test_a_refused_patch_with_an_unreadable_read_back_never_deletes(client: livedns.LiveDNSClient,
+                                                                    requests_mock: rm.Mocker,
+                                                                    garbage: dict[str, Any]) -> None:
+    requests_mock.patch(RRSET, status_code=400, json={"status": "error", "errors": []})
+    requests_mock.get(RRSET, **garbage)
+    requests_mock.delete(RRSET, status_code=204)
+    with pytest.raises(livedns.LiveDNSError):
+        client.remove_txt("example.com", "_acme-challenge", ["ours"])
+    assert "DELETE" not in [r.method for r in requests_mock.request_history]
+
+
+@pytest.mark.parametrize("garbage", GARBAGE, ids=range(len(GARBAGE)))
+def test_an_unreadable_patch_answer_is_checked_with_a_read(client: livedns.LiveDNSClient,
+                                                           requests_mock: rm.Mocker, garbage: dict[str, Any]) -> None:
+    requests_mock.patch(RRSET, **garbage)
+    requests_mock.get(RRSET, json={"rrset_values": ['"google-site-verification=abc"']})
+    requests_mock.delete(RRSET, status_code=204)
+    assert client.remove_txt("example.com", "_acme-challenge", ["ours"]) is True
+    assert [r.method for r in requests_mock.request_history] == ["PATCH", "GET"]
+
+
+def test_a_404_without_gandis_json_is_not_absence(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, status_code=404, text="<html>Not Found</html>")
+    requests_mock.get(RRSET, status_code=404, text="<html>Not Found</html>")
+    with pytest.raises(livedns.UnreadableAnswer, match="HTTP 404 without Gandi's JSON error body"):
+        client.remove_txt("example.com", "_acme-challenge", ["ours"])
+    with pytest.raises(livedns.UnreadableAnswer):
+        client.txt_values("example.com", "_acme-challenge")
+
+
+def test_remove_reports_absence(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, status_code=404, json=envelope(404, "Can't find the DNS record", "dns-record"))
+    assert client.remove_txt("example.com", "_acme-challenge", ["abc"]) is False
+
+
+@pytest.mark.parametrize("garbage", GARBAGE, ids=range(len(GARBAGE)))
+def test_an_unreadable_add_answer_is_verified(client: livedns.LiveDNSClient, requests_mock: rm.Mocker,
+                                              garbage: dict[str, Any]) -> None:
+    requests_mock.post(RRSET, status_code=409, json={})
+    requests_mock.patch(RRSET, **garbage)
+    requests_mock.get(RRSET, [{"json": {"rrset_values": ['"theirs"']}}, {"json": {"rrset_values": ['"theirs"', '"ours"']}}])
+    with pytest.raises(livedns.LiveDNSError, match="lacks 1 of the values"):
+        client.add_txt("example.com", "_acme-challenge", ["ours"])
+    client.add_txt("example.com", "_acme-challenge", ["ours"])  # the second read shows it
+
+
+def test_idna_2008_is_used_for_names() -> None:
+    assert livedns.normalize_name("_acme-challenge.straße.example") == "_acme-challenge.xn--strae-oqa.example"
+    assert livedns.normalize_name("faß.de") != "fass.de"
+
+
+def test_refused_tells_a_definite_refusal_from_an_unknown_outcome() -> None:
+    assert livedns.LiveDNSError("x", 403).refused and livedns.LiveDNSError("x", 400).refused
+    assert not livedns.LiveDNSError("x", 503).refused and not livedns.LiveDNSError("x").refused
+    assert not livedns.LiveDNSError("x", 429).refused and not livedns.UnreadableAnswer("x", 404).refused

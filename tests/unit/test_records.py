@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import signal
+import socket
+import stat
+import subprocess
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
-from certbot_dns_gandi_pat import config, livedns
+from certbot_dns_gandi_pat import config, journal, livedns, records
 from certbot_dns_gandi_pat.records import ChallengeRecords
 from tests.conftest import FAKE_TOKEN
 from teststack.standin import Fault, StandIn
@@ -110,3 +119,176 @@ def test_writes_run_concurrently_but_bounded(standin: StandIn) -> None:
     recs.add([(f"_acme-challenge.h{i}.example.com", "v") for i in range(12)])
     assert 2 <= peak[0] <= 4
     assert recs.remove_all() == []
+
+
+# ------------------------------------------------- signals, refusals, late writes
+
+class Interrupted(Exception):
+    """Stands for certbot's SignalExit, raised in the main thread by a signal handler."""
+
+
+def test_a_signal_during_a_single_write_does_not_race_the_cleanup(standin: StandIn,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    standin.add_fault(method="POST", action="delay", hang_seconds=1.0)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    recs = ChallengeRecords(client_for(standin))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(Interrupted):
+            recs.add([("_acme-challenge.example.com", "apex"), ("_acme-challenge.example.com", "wild")])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    # The write is still in flight; cleanup waits for it instead of racing it.
+    assert recs.remove_all() == []
+    assert standin.challenge_records() == {}
+    assert [m for m, _, _ in standin.log if m in ("POST", "PATCH")] == ["POST", "PATCH"]
+    assert "Removed 2 TXT value(s) at _acme-challenge.example.com" in caplog.messages
+
+
+def test_cleanup_skips_what_gandi_refused_to_write(standin: StandIn) -> None:
+    standin.add_fault(method="POST", path=r"/domains/example\.org/.*", status=403, times=-1)
+    recs = ChallengeRecords(client_for(standin))
+    with pytest.raises(livedns.ForbiddenError):
+        recs.add([("_acme-challenge.example.com", "a"), ("_acme-challenge.example.org", "b")])
+    assert recs.remove_all() == []
+    patched = [p for m, p, _ in standin.log if m == "PATCH"]
+    assert patched == ["/v5/livedns/domains/example.com/records/_acme-challenge/TXT"]
+    assert standin.challenge_records() == {}
+
+
+def test_a_write_that_lands_after_the_client_gave_up_is_looked_for_again(standin: StandIn,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    standin.add_fault(method="POST", action="apply_later", hang_seconds=2.5, times=-1)
+    recs = ChallengeRecords(client_for(standin, attempt_seconds=1.0), write_bound=4.0, settle=1.0)
+    with pytest.raises(livedns.LiveDNSError, match="closed the connection"):
+        recs.add([("_acme-challenge.late.example.com", "late")])
+    assert standin.challenge_records() == {}  # not there yet: it lands later
+    start = time.monotonic()
+    assert recs.remove_all() == []
+    assert time.monotonic() - start >= 2
+    assert standin.challenge_records() == {}
+    assert any(m.startswith("No TXT at _acme-challenge.late.example.com yet") for m in caplog.messages)
+    assert "Removed 1 TXT value(s) at _acme-challenge.late.example.com" in caplog.messages
+
+
+def test_removed_is_said_only_for_values_confirmed_gone(standin: StandIn, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    recs = ChallengeRecords(client_for(standin))
+    recs.add([("_acme-challenge.example.com", "ours")])
+    standin.set_txt("example.com", "_acme-challenge", ["google-site-verification=abc", "ours"])
+    standin.add_fault(method="PATCH", status=200, body="<html>proxy page</html>")
+    standin.add_fault(method="GET", path=r"/domains/example\.com/records/.*", status=200, body='{"rrset_values": null}')
+    failures = recs.remove_all()
+    assert len(failures) == 1 and "nothing was concluded" in failures[0]
+    assert not any(m.startswith("Removed") for m in caplog.messages)
+    assert standin.txt("example.com", "_acme-challenge") == ["google-site-verification=abc", "ours"]
+    assert standin.count("DELETE") == 0
+
+
+# ------------------------------------------------------------------ journal
+
+def test_the_journal_holds_the_values_before_the_write_and_goes_when_they_are_gone(
+        standin: StandIn, tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    seen: list[dict[str, object]] = []
+    original = standin.handle
+
+    def spy(method: str, *args: object) -> object:
+        if method == "POST":
+            (path,) = list(directory.glob("*.json"))
+            seen.append(json.loads(path.read_text()))
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+        return original(method, *args)  # type: ignore[arg-type]
+
+    standin.handle = spy  # type: ignore[method-assign]
+    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(directory), "/etc/g.ini", standin.api_url))
+    recs.add([("_acme-challenge.example.com", "v1"), ("_acme-challenge.example.com", "v2")])
+    assert seen and seen[0]["records"] == [{"zone": "example.com", "name": "_acme-challenge", "values": ["v1", "v2"]}]
+    assert seen[0]["pid"] == os.getpid() and seen[0]["credentials"] == "/etc/g.ini"
+    assert recs.remove_all() == []
+    assert list(directory.glob("*.json")) == []
+
+
+def test_values_that_could_not_be_removed_stay_in_the_journal(standin: StandIn, tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(directory), "/etc/g.ini", standin.api_url))
+    recs.add([("_acme-challenge.a.example.com", "va"), ("_acme-challenge.b.example.com", "vb")])
+    standin.add_fault(method="PATCH", path=r".*_acme-challenge\.b/TXT", status=403, times=-1)
+    assert len(recs.remove_all()) == 1
+    (path,) = directory.glob("*.json")
+    assert json.loads(path.read_text())["records"] == [{"zone": "example.com", "name": "_acme-challenge.b", "values": ["vb"]}]
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def write_journal(directory: Path, name: str, api_url: str, records: list[dict[str, object]], **extra: object) -> Path:
+    directory.mkdir(mode=0o700, exist_ok=True)
+    data = {"version": 1, "pid": dead_pid(), "pid_start": "1", "host": socket.gethostname(),
+            "credentials": "/etc/g.ini", "api_url": api_url, "created": "2026-11-01T03:00:00+00:00",
+            "records": records, **extra}
+    path = directory / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_dead_runs_values_are_removed_and_nothing_else(standin: StandIn, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    directory = tmp_path / "journal"
+    standin.set_txt("example.com", "_acme-challenge", ["google-site-verification=abc", "left-1", "left-2"])
+    standin.set_txt("example.org", "_acme-challenge.www", ["left-3"])
+    path = write_journal(directory, "1-aa.json", standin.api_url, [
+        {"zone": "example.com", "name": "_acme-challenge", "values": ["left-1", "left-2"]},
+        {"zone": "example.org", "name": "_acme-challenge.www", "values": ["left-3"]}])
+    records.recover(client_for(standin), str(directory), "/etc/g.ini")
+    assert standin.challenge_records() == {"_acme-challenge.example.com": ["google-site-verification=abc"]}
+    assert not path.exists()
+    removed = [m for m in caplog.messages if "left by an interrupted run" in m]
+    assert len(removed) == 2 and "Removed 2 TXT value(s) at _acme-challenge.example.com" in removed[0]
+
+
+def test_journals_that_are_not_a_dead_runs_of_these_credentials_are_left_alone(
+        standin: StandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    directory = tmp_path / "journal"
+    standin.set_txt("example.com", "_acme-challenge", ["v"])
+    rec = [{"zone": "example.com", "name": "_acme-challenge", "values": ["v"]}]
+    others = write_journal(directory, "2-bb.json", standin.api_url, rec, credentials="/etc/other.ini")
+    live = write_journal(directory, "3-cc.json", standin.api_url, rec, pid=os.getpid(), pid_start=None)
+    broken = directory / "4-dd.json"
+    broken.write_text('{"version": 1, "pid": 12')
+    partial = write_journal(directory, "5-ee.json", standin.api_url, [rec[0], {"zone": "example.com"}])
+    before = {p: p.read_bytes() for p in (others, live, broken, partial)}
+    records.recover(client_for(standin), str(directory), "/etc/g.ini")
+    assert standin.txt("example.com", "_acme-challenge") == ["v"]
+    assert {p: p.read_bytes() for p in before} == before
+    problems = [m for m in caplog.messages if "cannot be read" in m]
+    assert len(problems) == 2 and any(str(broken) in m for m in problems) and any(str(partial) in m for m in problems)
+
+
+def test_a_reused_pid_is_a_dead_run(tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    write_journal(directory, "6-ff.json", "http://x", [{"zone": "example.com", "name": "a", "values": ["v"]}],
+                  pid=os.getpid(), pid_start="1")  # our pid, but a process that started at another time
+    stale, problems = journal.find_stale(str(directory))
+    assert [s.pid for s in stale] == [os.getpid()] and problems == []
+
+
+def test_recovery_failures_keep_the_journal(standin: StandIn, tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    standin.set_txt("example.com", "_acme-challenge", ["left"])
+    path = write_journal(directory, "7-gg.json", standin.api_url,
+                         [{"zone": "example.com", "name": "_acme-challenge", "values": ["left"]}])
+    standin.add_fault(method="PATCH", status=403, times=-1)
+    records.recover(client_for(standin), str(directory), "/etc/g.ini")
+    assert path.exists() and standin.txt("example.com", "_acme-challenge") == ["left"]

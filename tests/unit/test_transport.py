@@ -1,0 +1,263 @@
+"""Bytes on the wire: bounds against slow and huge answers, netrc, proxies, redaction, retries.
+
+Each test uses a peer that misbehaves the way real servers and proxies do (teststack.rawserver)
+or the stand-in with an injected fault; none of these held on 0.1.0.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import logging
+import socket
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+import requests_mock as rm
+
+from certbot_dns_gandi_pat import config, doctor, livedns, transport
+from tests.conftest import FAKE_TOKEN
+from teststack.rawserver import RawServer, answer, drip
+from teststack.standin import StandIn
+
+
+def make_transport(**kw: object) -> transport.Transport:
+    options: dict[str, object] = {"loopback": True, "user_agent": "test", "secrets": (FAKE_TOKEN,), **kw}
+    return transport.Transport(f"Bearer {FAKE_TOKEN}", **options)  # type: ignore[arg-type]
+
+
+def client_for(url: str, **kw: object) -> livedns.LiveDNSClient:
+    cfg = config.parse({"dns_gandi_token": FAKE_TOKEN, "dns_gandi_api_url": url}, "/etc/gandi.ini")
+    return livedns.LiveDNSClient(cfg, **kw)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------- time
+
+def test_drip_fed_headers_cannot_hold_a_request_past_its_budget() -> None:
+    def script(conn: socket.socket, request: bytes) -> None:
+        drip(conn, b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000, 0.1, server.stopping)
+
+    with RawServer(script) as server:
+        http = make_transport(attempt_seconds=0.6, request_seconds=2.0)
+        start = time.monotonic()
+        with pytest.raises(transport.TransportError, match="no complete answer within the time limit"):
+            http.request("GET", server.url + "/v5/livedns/domains")
+        elapsed = time.monotonic() - start
+    # each attempt is cut at 0.6 s although a byte arrives every 0.1 s; no attempt
+    # starts that could not end within the 2 s budget
+    assert elapsed < 2.2, elapsed
+    assert 2 <= len(server.requests) <= 3
+
+
+def test_drip_fed_body_is_cut_at_the_attempt_deadline() -> None:
+    def script(conn: socket.socket, request: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nContent-Type: application/json\r\n\r\n")
+        drip(conn, b"[" + b" " * 4998 + b"]", 0.1, server.stopping)
+
+    with RawServer(script) as server:
+        http = make_transport(attempt_seconds=0.8)
+        start = time.monotonic()
+        with pytest.raises(transport.TransportError, match="no complete answer within the time limit"):
+            http.request("GET", server.url + "/x")
+        assert time.monotonic() - start < 1.5
+
+
+def test_the_budget_stops_retries_of_slow_failures() -> None:
+    def script(conn: socket.socket, request: bytes) -> None:
+        time.sleep(0.4)
+        conn.sendall(answer(503, b"{}"))
+
+    with RawServer(script) as server:
+        http = make_transport(attempt_seconds=0.5, request_seconds=1.5)
+        start = time.monotonic()
+        result = http.request("GET", server.url + "/x")
+        assert result.status == 503 and time.monotonic() - start < 1.6
+        assert len(server.requests) == 2  # a third attempt could not have ended within 1.5 s
+
+
+# ------------------------------------------------------------------- size
+
+def test_a_huge_declared_body_is_refused_without_reading_it() -> None:
+    def script(conn: socket.socket, request: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 419430400\r\n\r\n" + b"x" * 65536)
+        server.stopping.wait(5)
+
+    with RawServer(script) as server:
+        start = time.monotonic()
+        with pytest.raises(transport.TransportError, match="larger than 1024 KiB"):
+            make_transport().request("GET", server.url + "/x")
+        assert time.monotonic() - start < 1
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+def test_an_endless_body_is_cut_at_the_cap_in_bounded_memory(encoding: str) -> None:
+    bomb = gzip.compress(b"0" * (200 << 20))  # 200 KiB that inflate to 200 MiB
+
+    def script(conn: socket.socket, request: bytes) -> None:
+        if encoding == "gzip":
+            conn.sendall(answer(200, bomb, {"Content-Encoding": "gzip"}))
+            return
+        conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+        chunk = b"x" * 65536
+        for _ in range(400):  # 25 MiB, without a length
+            conn.sendall(chunk)
+
+    with RawServer(script) as server:
+        tracemalloc.start()
+        try:
+            with pytest.raises(transport.TransportError, match="larger than 1024 KiB"):
+                make_transport().request("GET", server.url + "/x")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 8 << 20, peak
+
+
+# ------------------------------------------------------------ credentials
+
+@pytest.mark.parametrize("netrc_line", ["default login someone password NETRC-SECRET",
+                                        "machine api.test login someone password NETRC-SECRET"])
+def test_netrc_never_replaces_the_authorization_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       requests_mock: rm.Mocker, netrc_line: str) -> None:
+    netrc = tmp_path / ".netrc"
+    netrc.write_text(netrc_line + "\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NETRC", str(netrc))
+    requests_mock.get("https://api.test/v5/livedns/domains", json=[])
+    client_for("https://api.test/v5/livedns").list_domains()
+    assert requests_mock.last_request.headers["Authorization"] == f"Bearer {FAKE_TOKEN}"
+
+
+def test_netrc_is_not_used_against_a_real_loopback_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          standin: StandIn) -> None:
+    (tmp_path / ".netrc").write_text("default login someone password NETRC-SECRET\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    client_for(standin.api_url).list_domains()
+    assert standin.headers_seen[-1]["authorization"] == f"Bearer {FAKE_TOKEN}"
+
+
+@pytest.mark.parametrize("variable", ["http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"])
+def test_a_loopback_url_never_goes_through_a_proxy(monkeypatch: pytest.MonkeyPatch, standin: StandIn,
+                                                   variable: str) -> None:
+    with RawServer(lambda conn, request: conn.sendall(answer(502, b"proxy"))) as proxy:
+        for name in ("http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy", "no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(variable, proxy.url)
+        client_for(standin.api_url).list_domains()
+        assert proxy.requests == []  # the token never reached the proxy
+    assert standin.headers_seen[-1]["authorization"] == f"Bearer {FAKE_TOKEN}"
+
+
+def test_https_still_goes_through_the_proxy_with_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    with RawServer(lambda conn, request: conn.sendall(answer(403, b"no"))) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        with pytest.raises(livedns.LiveDNSError, match="proxy"):
+            client_for("https://api.gandi.test/v5/livedns", attempt_seconds=2.0).list_domains()
+        assert proxy.requests and proxy.requests[0].startswith(b"CONNECT api.gandi.test:443 ")
+        assert FAKE_TOKEN.encode() not in b"".join(proxy.requests)  # the header travels inside TLS only
+
+
+def _echo_auth(conn: socket.socket, request: bytes) -> None:
+    # A broken proxy that echoes the request in an HTML page, placing the token
+    # where a 200-character cut would have split it.
+    page = b"<html>" + b"x" * 180 + b" " + request.replace(b"\r\n", b" ") + b"</html>"
+    conn.sendall(answer(403, page, {"Content-Type": "text/html"}))
+
+
+def test_redaction_happens_before_truncation() -> None:
+    with RawServer(_echo_auth) as server:
+        client = client_for(server.url + "/v5/livedns", attempt_seconds=1.0, request_seconds=1.5)
+        with pytest.raises(livedns.LiveDNSError) as err:
+            client.nameservers("example.com")
+    text = str(err.value)
+    assert "HTTP 403" in text
+    assert all(FAKE_TOKEN[i:i + 6] not in text for i in range(len(FAKE_TOKEN) - 5)), text
+
+
+def test_doctor_output_never_holds_a_token_prefix(tmp_path: Path) -> None:
+    with RawServer(_echo_auth) as server:
+        path = tmp_path / "gandi.ini"
+        path.write_text(f"dns_gandi_token = {FAKE_TOKEN}\ndns_gandi_api_url = {server.url}/v5/livedns\n"
+                        f"dns_gandi_tokeninfo_url = {server.url}/tokeninfo\n")
+        path.chmod(0o600)
+        d = doctor.Doctor(str(path), [])
+        checks = d.run()
+        for as_json in (False, True):
+            text = doctor.render(checks, as_json, d.secret)
+            assert all(FAKE_TOKEN[i:i + 6] not in text for i in range(len(FAKE_TOKEN) - 5)), text
+
+
+def test_shown_masks_authorization_values_and_control_characters() -> None:
+    text = transport.shown("Authorization: Bearer abc.def-123\x1b[31m red\nline", limit=60)
+    assert text == "Authorization: Bearer *** red line"
+    assert transport.shown("a" * 300).endswith("…") and len(transport.shown("a" * 300)) == 200
+
+
+# ---------------------------------------------------------------- retries
+
+@pytest.mark.parametrize("value,expected", [
+    ("1.5", 1.5), ("0", 0.0), (" 7 ", 7.0), ("soon", None), ("-5", None), ("nan", None), ("inf", None),
+    ("1e400", None), ("", None), (None, None),
+])
+def test_parse_retry_after(value: str, expected: object) -> None:
+    assert transport.parse_retry_after(value) == expected
+
+
+def test_parse_retry_after_dates() -> None:
+    soon = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 < (transport.parse_retry_after(soon) or 0) <= 31
+    assert transport.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+@pytest.mark.parametrize("value", ["1.5", "soon", "-5", "Wed, 99 Foo 2015 99:99:99 GMT", "1e400"])
+def test_a_malformed_retry_after_backs_off_instead_of_stopping(standin: StandIn, value: str) -> None:
+    fault = standin.add_fault(method="GET", path="/domains", status=429, retry_after=value)
+    start = time.monotonic()
+    assert client_for(standin.api_url).list_domains() == frozenset({"example.com", "example.org", "sub.example.com"})
+    assert fault.hits == 1 and time.monotonic() - start < 3
+
+
+def test_retries_are_logged_in_words(standin: StandIn, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    standin.add_fault(method="GET", path="/domains", status=503, times=1)
+    standin.add_fault(method="GET", path="/domains", action="drop", times=1)
+    client_for(standin.api_url).list_domains()
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "Gandi LiveDNS: GET /v5/livedns/domains answered HTTP 503; trying again now (attempt 2)" in lines
+    assert any(line.startswith("Gandi LiveDNS: GET /v5/livedns/domains failed (") for line in lines)
+    assert not any("Retry" in line for line in lines)  # urllib3's own line names its classes
+
+
+def test_the_breaker_stops_requests_after_an_exhausted_failure(standin: StandIn) -> None:
+    standin.add_fault(method="GET", path="/domains", action="drop", times=-1)
+    http = make_transport(attempt_seconds=1.0)
+    with pytest.raises(transport.TransportError):
+        http.request("GET", standin.api_url + "/domains")
+    with pytest.raises(transport.TransportError, match="not attempted, because an earlier request failed"):
+        http.request("GET", standin.api_url + "/domains/example.com")
+    http.reset_breaker()
+    standin.faults.clear()
+    assert http.request("GET", standin.api_url + "/domains").status == 200
+
+
+def test_answers_read_from_several_threads_keep_their_own_deadlines(standin: StandIn) -> None:
+    http = make_transport(pool_size=4)
+    results: list[int] = []
+
+    def one() -> None:
+        results.append(http.request("GET", standin.api_url + "/domains").status)
+
+    standin.latency = 0.2
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * 8
