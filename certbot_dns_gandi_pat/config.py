@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import os
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -155,6 +156,9 @@ def read_file(path: str) -> GandiConfig:
     from certbot import errors
     from certbot.plugins import dns_common
 
+    if not os.path.exists(path):
+        raise ConfigError(f"{path}: no such credentials file; create it with your token "
+                          "(README: Credentials file) or correct the path")
     try:
         dns_common.validate_file_permissions(path)
     except errors.PluginError as exc:

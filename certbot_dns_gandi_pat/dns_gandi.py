@@ -142,7 +142,7 @@ class Authenticator(dns_common.DNSAuthenticator):
             try:
                 self._load_credentials()
             except errors.PluginError as exc:
-                raise _Misconfigured(str(exc)) from None
+                raise _Misconfigured(f"{exc} (--dns-gandi-credentials)") from None
 
     def _check_number(self, option: str, low: int, high: int, unit: str) -> None:
         value = self.conf(option)

@@ -189,9 +189,12 @@ class CnameResolver:
                 answer = self._query(name, "CNAME", server, True, self._timeout)
                 if answer is not None:
                     return answer.cname
-            raise DNSCheckError(
-                f"none of the nameservers {_fmt(self._servers)} answered a CNAME query for {name}"
-            )
+            # As with the system resolver below: without an answer, assume no
+            # delegation; the propagation check then says loudly that these
+            # servers do not answer.
+            logger.warning("None of %s answered a CNAME query for %s; assuming it is not delegated",
+                           _fmt(self._servers), name)
+            return None
         try:
             rrset = dns.resolver.resolve(name, "CNAME", raise_on_no_answer=False, lifetime=self._timeout)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoNameservers):
@@ -316,7 +319,7 @@ class PropagationWaiter:
                     if pending:
                         raise PropagationTimeout(self._timeout_message(timeout, pairs, pending, labels))
                     return WaitResult(now - start, tuple(verified), tuple(unreachable))
-                if now - last_report >= self._report_every:
+                if now - last_report >= self._report_every and pending:
                     last_report = now
                     self._progress(self._lag_message(now - start, timeout, pairs, pending, labels))
                 self._sleep(max(0.0, min(self._interval - (now - tick), deadline - now)))

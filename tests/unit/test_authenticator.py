@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from types import SimpleNamespace
@@ -233,3 +234,142 @@ def test_auth_hint_says_what_was_checked(tmp_path: Path, standin: StandIn) -> No
     served = auth.auth_hint([])
     assert "were served by the zone's nameservers" in served and "doctor" in served
     auth.cleanup([])
+
+
+# ------------------------------------------------ options and credentials in prepare()
+
+@pytest.mark.parametrize("option,value,needle", [
+    ("dns_gandi_propagation_seconds", 10000000000, "--dns-gandi-propagation-seconds must be a whole number of seconds from 1 to 86400"),
+    ("dns_gandi_propagation_seconds", 10**400, "--dns-gandi-propagation-seconds"),
+    ("dns_gandi_propagation_seconds", -5, "--dns-gandi-propagation-seconds"),
+    ("dns_gandi_propagation_seconds", 0, "--dns-gandi-propagation-seconds"),
+    ("dns_gandi_propagation_seconds", "soon", "--dns-gandi-propagation-seconds"),
+    ("dns_gandi_expiry_warning_days", 1000000000, "--dns-gandi-expiry-warning-days must be a whole number of days from 0 to 3650"),
+    ("dns_gandi_expiry_warning_days", -1, "--dns-gandi-expiry-warning-days"),
+])
+def test_prepare_refuses_option_values_by_name(tmp_path: Path, standin: StandIn, option: str, value: Any,
+                                               needle: str) -> None:
+    with pytest.raises(errors.MisconfigurationError) as err:
+        make_auth(ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN), **{option: value})
+    assert needle in str(err.value) and repr(err.value) == str(err.value)
+    assert standin.count() == 0
+
+
+def test_option_values_from_a_renewal_file_are_converted() -> None:
+    assert dns_gandi._number("300") == 300 and dns_gandi._number(" 42 ") == 42
+    assert dns_gandi._number("1e3") == "1e3"  # refused by name in prepare()
+
+
+def test_prepare_checks_the_credentials_before_the_order(tmp_path: Path, standin: StandIn) -> None:
+    with pytest.raises(errors.MisconfigurationError) as err:
+        make_auth(tmp_path / "missing.ini")
+    assert str(tmp_path / "missing.ini") in str(err.value) and repr(err.value) == str(err.value)
+    bad = ini(tmp_path, standin, dns_gandi_tokn=FAKE_TOKEN)
+    with pytest.raises(errors.MisconfigurationError, match="dns_gandi_tokn looks like a misspelling of dns_gandi_token"):
+        make_auth(bad)
+    assert standin.count() == 0
+
+
+def test_prepare_without_a_credentials_path_leaves_the_question_for_later() -> None:
+    # certbot prepares every plugin for its interactive menu before any path is known.
+    auth = make_auth(None, None)
+    assert auth._gandi is None
+
+
+def test_credentials_warnings_are_said_once_per_run(tmp_path: Path, standin: StandIn,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    path = ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN, dns_gandi_api_key=FAKE_API_KEY)
+    auth = make_auth(path)
+    auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    auth.cleanup([])
+    assert sum("dns_gandi_api_key is not used because dns_gandi_token is set" in m for m in caplog.messages) == 1
+    assert standin.headers_seen[-1]["authorization"] == f"Bearer {FAKE_TOKEN}"
+
+
+# ------------------------------------------------------------ what the user reads
+
+def test_an_expiring_token_reaches_stderr_once_under_quiet(tmp_path: Path, standin: StandIn,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    standin.add_token("FAKE-soon-token-5678", expires_in=10 * 86400 + 60, name="renewals")
+    path = ini(tmp_path, standin, dns_gandi_token="FAKE-soon-token-5678")
+    for name in ("example.com", "example.org"):  # `certbot renew`: one authenticator per lineage
+        auth = make_auth(path, quiet=True)
+        auth.perform([FakeAchall(name)])  # type: ignore[list-item]
+        auth.cleanup([])
+    err = capsys.readouterr().err
+    assert err.count("expires on") == 1 and '"renewals"' in err and "before the next renewal" in err
+    assert "FAKE-soon-token-5678" not in err
+
+
+def test_a_healthy_quiet_run_prints_nothing(tmp_path: Path, standin: StandIn, capsys: pytest.CaptureFixture[str]) -> None:
+    auth = make_auth(ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN), quiet=True)
+    auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    auth.cleanup([])
+    assert capsys.readouterr() == ("", "")
+
+
+def test_the_default_window_covers_the_next_renewal() -> None:
+    seen: dict[str, dict[str, Any]] = {}
+    dns_gandi.Authenticator.add_parser_arguments(lambda name, **kw: seen.setdefault(name, kw))
+    assert seen["expiry-warning-days"]["default"] == 60
+
+
+@pytest.mark.parametrize("body", ['{"expires_in": NaN}', '{"expires_in": Infinity}', '{"expires_in": 1e12}',
+                                  '{"expires_in": 1e20}', '{"expires_in": -1e300}', '{"expires_in": "soon"}',
+                                  '["x"]', "null"])
+def test_odd_token_information_never_fails_a_run(tmp_path: Path, standin: StandIn, caplog: pytest.LogCaptureFixture,
+                                                 body: str) -> None:
+    caplog.set_level(logging.DEBUG)
+    standin.modes.tokeninfo, standin.modes.tokeninfo_body = "body", body
+    auth = make_auth(ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN))
+    assert auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    auth.cleanup([])
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any(m.startswith("tokeninfo: unreadable answer") for m in caplog.messages)
+
+
+def test_a_refused_first_write_is_said_once_in_two_lines_and_not_cleaned_up(
+        tmp_path: Path, standin: StandIn, caplog: pytest.LogCaptureFixture) -> None:
+    standin.add_token("FAKE-viewonly-token-1", scopes=("domain:view",))
+    auth = make_auth(ini(tmp_path, standin, dns_gandi_token="FAKE-viewonly-token-1"))
+    with pytest.raises(errors.PluginError) as err:
+        auth.perform([FakeAchall("example.com"), FakeAchall("*.example.com")])  # type: ignore[list-item]
+    lines = str(err.value).splitlines()
+    assert len(lines) == 2 and "HTTP 403" in lines[0] and "README: Permission denied" in lines[1]
+    auth.cleanup([])
+    assert standin.count("PATCH") == 0 and not any("Could not remove" in m for m in caplog.messages)
+
+
+# ------------------------------------------------------------------ journal
+
+def test_the_journal_lives_in_certbots_work_dir(tmp_path: Path, standin: StandIn) -> None:
+    work = tmp_path / "work"
+    auth = make_auth(ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN), work_dir=str(work))
+    auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    (path,) = (work / "dns-gandi-pat").glob("*.json")
+    assert oct(path.stat().st_mode & 0o777) == "0o600" and "token-for-example.com" in path.read_text()
+    assert FAKE_TOKEN not in path.read_text()
+    auth.cleanup([])
+    assert list((work / "dns-gandi-pat").glob("*.json")) == []
+
+
+def test_a_killed_runs_values_are_removed_at_the_start_of_the_next(tmp_path: Path, standin: StandIn,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    import subprocess
+    work = tmp_path / "work"
+    path = ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN)
+    first = make_auth(path, work_dir=str(work))
+    first.perform([FakeAchall("www.example.com")])  # type: ignore[list-item]
+    (journal_file,) = (work / "dns-gandi-pat").glob("*.json")
+    data = json.loads(journal_file.read_text())
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    data["pid"] = proc.pid  # as if written by a process that is gone (SIGKILL, OOM, power cut)
+    journal_file.write_text(json.dumps(data))
+    second = make_auth(path, work_dir=str(work))
+    second.perform([FakeAchall("example.org")])  # type: ignore[list-item]
+    assert standin.txt("example.com", "_acme-challenge.www") is None
+    assert not journal_file.exists()
+    assert any("left by an interrupted run" in m for m in caplog.messages)
+    second.cleanup([])
+    assert standin.challenge_records() == {}

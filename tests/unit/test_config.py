@@ -183,7 +183,7 @@ def test_read_file(tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(config.ConfigError, match="not found|does not exist") as err:
+    with pytest.raises(config.ConfigError, match="no such credentials file; create it with your token") as err:
         config.read_file(str(tmp_path / "nope.ini"))
     assert "nope.ini" in str(err.value)
 
