@@ -305,7 +305,9 @@ class PropagationWaiter:
                     pair.answered, pair.got = True, answer.values
                     pair.satisfied = want[pair.name] <= answer.values
                 now = self._clock()
-                verified, pending, unreachable = self._classify(want, pairs, silent)
+                # At the deadline, an address still silent counts as not answering.
+                verified, pending, unreachable = self._classify(
+                    want, pairs, silent if now < deadline else set(addresses))
                 blocked = [n for n in unreachable if n not in warned]
                 if blocked:
                     warned.update(blocked)

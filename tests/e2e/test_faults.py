@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import threading
@@ -9,9 +10,10 @@ import time
 
 import pytest
 
-from certbot_dns_gandi_pat import config, livedns
+from certbot_dns_gandi_pat import config, dnscheck, livedns
 from certbot_dns_gandi_pat.records import ChallengeRecords
 from tests.conftest import FAKE_TOKEN
+from teststack.stack import Stack
 from teststack.standin import Modes, StandIn
 
 NAME = "_acme-challenge.www.example.com"
@@ -192,3 +194,38 @@ def test_concurrent_writer_loses_nothing(standin: StandIn) -> None:
     final = set(standin.txt("example.com", "_acme-challenge.www") or [])
     assert final == theirs_now
     assert not any(v.startswith("ours") for v in final)
+
+
+def test_a_silent_nameserver_address_does_not_slow_the_wait_for_100_names(live: Stack) -> None:
+    """Real DNS queries: challtestsrv serves the records; a second address drops every packet."""
+    names = [f"_acme-challenge.h{i}.example.com" for i in range(100)]
+    for i in range(100):
+        live.standin.set_txt("example.com", f"_acme-challenge.h{i}", [f"v{i}"])
+    host, port = live.nameserver.split(":")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as hole:
+        hole.bind(("127.0.0.1", 0))
+        silent = ("127.0.0.1", hole.getsockname()[1])
+        time.sleep(0.5)  # let the stand-in publish
+        start = time.monotonic()
+        result = dnscheck.PropagationWaiter(progress=lambda m: None, warn=lambda m: None).wait(
+            {n: [f"v{i}"] for i, n in enumerate(names)}, {n: [(host, int(port)), silent] for n in names}, 60)
+        elapsed = time.monotonic() - start
+    assert len(result.verified) == 100 and elapsed < 4, elapsed
+    for i in range(100):
+        live.standin.zones["example.com"].records.pop((f"_acme-challenge.h{i}", "TXT"))
+
+
+def test_a_write_that_lands_after_the_client_gave_up_is_looked_for_again(standin: StandIn,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    standin.add_fault(method="POST", action="apply_later", hang_seconds=2.5, times=-1)
+    recs = ChallengeRecords(client_for(standin, timeout=1.0), write_bound=4.0, settle=1.0)
+    with pytest.raises(livedns.LiveDNSError, match="closed the connection"):
+        recs.add([("_acme-challenge.late.example.com", "late")])
+    assert standin.challenge_records() == {}  # not there yet: it lands later
+    start = time.monotonic()
+    assert recs.remove_all() == []
+    assert time.monotonic() - start >= 2
+    assert standin.challenge_records() == {}
+    assert any(m.startswith("No TXT at _acme-challenge.late.example.com yet") for m in caplog.messages)
+    assert "Removed 1 TXT value(s) at _acme-challenge.late.example.com" in caplog.messages

@@ -10,7 +10,6 @@ import socket
 import stat
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -160,22 +159,6 @@ def test_cleanup_skips_what_gandi_refused_to_write(standin: StandIn) -> None:
     patched = [p for m, p, _ in standin.log if m == "PATCH"]
     assert patched == ["/v5/livedns/domains/example.com/records/_acme-challenge/TXT"]
     assert standin.challenge_records() == {}
-
-
-def test_a_write_that_lands_after_the_client_gave_up_is_looked_for_again(standin: StandIn,
-                                                                          caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
-    standin.add_fault(method="POST", action="apply_later", hang_seconds=2.5, times=-1)
-    recs = ChallengeRecords(client_for(standin, attempt_seconds=1.0), write_bound=4.0, settle=1.0)
-    with pytest.raises(livedns.LiveDNSError, match="closed the connection"):
-        recs.add([("_acme-challenge.late.example.com", "late")])
-    assert standin.challenge_records() == {}  # not there yet: it lands later
-    start = time.monotonic()
-    assert recs.remove_all() == []
-    assert time.monotonic() - start >= 2
-    assert standin.challenge_records() == {}
-    assert any(m.startswith("No TXT at _acme-challenge.late.example.com yet") for m in caplog.messages)
-    assert "Removed 1 TXT value(s) at _acme-challenge.late.example.com" in caplog.messages
 
 
 def test_removed_is_said_only_for_values_confirmed_gone(standin: StandIn, caplog: pytest.LogCaptureFixture) -> None:

@@ -1,0 +1,233 @@
+"""What a person reads from real certbot runs: --quiet, migration INIs, errors before the order,
+progress, DNS blocked, retries, signals and crashes. The README quotes these messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
+from tests.e2e.test_certbot import cert_names, certonly, ok
+from teststack.stack import Stack
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """A DNS server address that receives queries and never answers (outbound DNS blocked)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+def run(stack: Stack, tmp: Path, creds: Path, *names: str, nameservers: str = "", propagation: int = 30,
+        extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    args = ["certonly", "--authenticator", "dns-gandi", "--dns-gandi-credentials", str(creds),
+            "--dns-gandi-nameservers", nameservers or stack.nameserver,
+            "--dns-gandi-propagation-seconds", str(propagation), *extra]
+    for name in names:
+        args += ["-d", name]
+    return stack.run_certbot(tmp, *args)
+
+
+def test_quiet_shows_an_expiring_token_once_and_nothing_when_healthy(live: Stack, tmp_path: Path) -> None:
+    live.standin.add_token("FAKE-soon-quiet-1", expires_in=10 * 86400 + 3600, name="cron")
+    soon = live.credentials("soon.ini", dns_gandi_token="FAKE-soon-quiet-1")
+    result = run(live, tmp_path / "a", soon, "example.com", "*.example.com", extra=("--quiet",))
+    ok(result)
+    assert result.stdout == ""
+    assert result.stderr.count("expires on") == 1, result.stderr
+    assert result.stderr.startswith('The Gandi Personal Access Token "cron" in ')
+    assert "before the next renewal" in result.stderr and "FAKE-soon-quiet-1" not in result.stderr
+    healthy = live.credentials("healthy.ini", dns_gandi_token=FAKE_TOKEN)
+    result = run(live, tmp_path / "b", healthy, "www.example.com", extra=("--quiet",))
+    ok(result)
+    assert (result.stdout, result.stderr) == ("", "")
+
+
+def test_an_ini_with_a_token_and_an_old_key_line_renews(live: Stack, tmp_path: Path) -> None:
+    creds = live.credentials("both.ini", dns_gandi_token=FAKE_TOKEN, dns_gandi_api_key=FAKE_API_KEY)
+    result = run(live, tmp_path, creds, "both.example.com")
+    ok(result)
+    assert f"{creds}: dns_gandi_api_key is not used because dns_gandi_token is set; remove the " \
+           "dns_gandi_api_key line" in result.stderr
+    assert FAKE_API_KEY not in result.stdout + result.stderr
+    assert live.standin.headers_seen[-1]["authorization"] == f"Bearer {FAKE_TOKEN}"
+
+
+def test_credential_mistakes_are_reported_before_the_order(live: Stack, tmp_path: Path) -> None:
+    misspelt = live.credentials("misspelt.ini", dns_gandi_tokn=FAKE_TOKEN)
+    result = run(live, tmp_path / "a", misspelt, "x.example.com")
+    assert result.returncode == 1
+    assert ("The dns-gandi plugin is not working; there may be problems with your existing configuration.\n"
+            f"The error was: {misspelt}: no credential found; dns_gandi_tokn looks like a misspelling of "
+            "dns_gandi_token (--dns-gandi-credentials)") in result.stderr
+    missing = tmp_path / "missing.ini"
+    result = run(live, tmp_path / "b", missing, "x.example.com")
+    assert result.returncode == 1
+    assert f"The error was: {missing}: no such credentials file; create it with your token" in result.stderr
+    for run_dir in ("a", "b"):
+        text = (tmp_path / run_dir / "logs" / "letsencrypt.log").read_text()
+        assert "new-order" not in text and "Requesting a certificate" not in text  # no order at the CA
+    assert live.standin.count() == 0
+
+
+def test_option_values_are_refused_by_name_before_the_order(live: Stack, tmp_path: Path) -> None:
+    creds = live.credentials("opt.ini", dns_gandi_token=FAKE_TOKEN)
+    result = run(live, tmp_path, creds, "x.example.com", propagation=10000000000)
+    assert result.returncode == 1
+    assert "The error was: --dns-gandi-propagation-seconds must be a whole number of seconds from 1 to 86400" \
+        in result.stderr
+    result = run(live, tmp_path / "b", creds, "x.example.com", nameservers="[::1]junk")
+    assert "The error was: --dns-gandi-nameservers: '[::1]junk' is not HOST, HOST:PORT" in result.stderr
+    assert live.standin.count() == 0
+
+
+def test_a_forbidden_first_write_is_said_once_and_nothing_is_cleaned_up(live: Stack, tmp_path: Path) -> None:
+    live.standin.add_token("FAKE-viewonly-e2e-2", scopes=("domain:view",))
+    creds = live.credentials("view.ini", dns_gandi_token="FAKE-viewonly-e2e-2")
+    result = run(live, tmp_path, creds, "example.com", "*.example.com")
+    assert result.returncode == 1
+    assert result.stderr.count("HTTP 403") == 1 and result.stderr.count("Manage domain name technical") == 1
+    assert "Could not remove" not in result.stderr + result.stdout
+    assert live.standin.count("PATCH") == 0
+
+
+def test_blocked_dns_is_said_at_once_and_the_bound_is_waited(live: Stack, tmp_path: Path, blackhole: str) -> None:
+    creds = live.credentials("blocked.ini", dns_gandi_token=FAKE_TOKEN)
+    start = time.monotonic()
+    result = run(live, tmp_path, creds, "blocked.example.com", nameservers=blackhole, propagation=4)
+    ok(result)
+    assert time.monotonic() - start >= 4
+    assert (f"Cannot verify that _acme-challenge.blocked.example.com is served: {blackhole} did not answer DNS "
+            "queries from this host. Waiting the full 4 s instead. Allow outbound DNS (port 53, UDP and TCP) to "
+            "them, or name servers this host can reach with --dns-gandi-nameservers.") in result.stderr
+    assert "0/0" not in result.stdout and "0 authoritative" not in result.stdout
+
+
+def test_the_hint_after_a_rejected_challenge_says_what_was_checked(live: Stack, tmp_path: Path, blackhole: str) -> None:
+    live.standin.dns_delay = 60.0  # the CA's DNS will not see the record in time
+    creds = live.credentials("hint.ini", dns_gandi_token=FAKE_TOKEN)
+    result = run(live, tmp_path, creds, "hint.example.com", nameservers=blackhole, propagation=2)
+    assert result.returncode == 1
+    assert "Hint: The Certificate Authority could not verify the TXT records created by --dns-gandi; this " \
+           "host could not check whether the zone's nameservers serve them" in result.stdout
+    assert "were served by the zone's nameservers" not in result.stdout
+    live.standin.dns_delay = 0.0
+
+
+def test_retries_against_an_unreachable_api_are_said_in_words(live: Stack, tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    creds = live.credentials("down.ini", dns_gandi_token=FAKE_TOKEN)
+    creds.write_text(creds.read_text().replace(live.standin.api_url, f"http://127.0.0.1:{port}/v5/livedns"))
+    result = run(live, tmp_path, creds, "down.example.com")
+    assert result.returncode == 1
+    assert ("Gandi LiveDNS: GET /v5/livedns/domains failed (connection refused); trying again now (attempt 2)"
+            in result.stderr)
+    assert f"listing the LiveDNS domains: connection refused (Gandi LiveDNS at 127.0.0.1:{port})\n" \
+           "Check this host's network access to it, or try again later." in result.stderr
+    assert "Retry(" not in result.stderr and "Retrying (" not in result.stderr
+
+
+def test_progress_during_a_slow_propagation(live: Stack, tmp_path: Path) -> None:
+    live.standin.dns_delay = 12.0
+    creds = live.credentials("slow.ini", dns_gandi_token=FAKE_TOKEN)
+    result = run(live, tmp_path, creds, "slow.example.com", propagation=60)
+    ok(result)
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("Waiting up to 60 s for 1 TXT record to be served by 127.0.0.1:") for line in lines)
+    assert any(line.startswith("Still waiting after 10 s of at most 60 s: 1 record not yet served by 127.0.0.1:")
+               for line in lines), result.stdout
+    assert any(line.startswith("Every nameserver that answers serves the 1 TXT record (1") for line in lines)
+
+
+def test_sigterm_during_the_write_leaves_nothing(live: Stack, tmp_path: Path) -> None:
+    live.standin.add_fault(method="POST", action="delay", hang_seconds=3.0)
+    creds = live.credentials("sigwrite.ini", dns_gandi_token=FAKE_TOKEN)
+    args = live.certbot_args(tmp_path, "certonly", "--authenticator", "dns-gandi", "--dns-gandi-credentials",
+                             str(creds), "--dns-gandi-nameservers", live.nameserver, "-d", "sigw.example.com",
+                             "-d", "*.sigw.example.com", "-v")
+    proc = subprocess.Popen(args, env=live.certbot_env(), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(m == "POST" for m, _, _ in live.standin.log) and time.monotonic() < deadline:
+            # the POST is logged once answered; watch the faults instead
+            if live.standin.faults[0].hits:
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)  # the write is in flight at the stand-in
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert live.standin.challenge_records() == {}
+    assert "Removed 2 TXT value(s) at _acme-challenge.sigw.example.com" in err
+
+
+def test_values_of_a_killed_run_are_removed_by_the_next_run(live: Stack, tmp_path: Path) -> None:
+    live.standin.dns_delay = 60.0
+    creds = live.credentials("kill.ini", dns_gandi_token=FAKE_TOKEN)
+    args = live.certbot_args(tmp_path, "certonly", "--authenticator", "dns-gandi", "--dns-gandi-credentials",
+                             str(creds), "--dns-gandi-nameservers", live.nameserver,
+                             "--dns-gandi-propagation-seconds", "120", "-d", "killed.example.com")
+    proc = subprocess.Popen(args, env=live.certbot_env(), cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not live.standin.challenge_records() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    left = live.standin.challenge_records()
+    assert list(left) == ["_acme-challenge.killed.example.com"]
+    (journal_file,) = (tmp_path / "work" / "dns-gandi-pat").glob("*.json")
+    assert oct(journal_file.stat().st_mode & 0o777) == "0o600"
+    assert json.loads(journal_file.read_text())["records"][0]["values"] == left["_acme-challenge.killed.example.com"]
+    live.standin.set_txt("example.com", "_acme-challenge.killed", ["someone-else", *left["_acme-challenge.killed.example.com"]])
+    live.standin.dns_delay = 0.0
+    result = run(live, tmp_path, creds, "next.example.com")
+    ok(result)
+    assert "Removed 1 TXT value(s) at _acme-challenge.killed.example.com left by an interrupted run" in result.stderr
+    assert live.standin.challenge_records() == {"_acme-challenge.killed.example.com": ["someone-else"]}
+    assert list((tmp_path / "work" / "dns-gandi-pat").glob("*.json")) == []
+    live.standin.set_txt("example.com", "_acme-challenge.killed", ["pre-existing"])  # for the fixture's check
+
+
+def test_doctor_exit_codes_and_version(live: Stack, tmp_path: Path) -> None:
+    exe = str(Path(sys.executable).parent / "certbot-dns-gandi-pat")
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False)
+    from certbot_dns_gandi_pat import __version__
+    assert (version.returncode, version.stdout.strip()) == (0, f"certbot-dns-gandi-pat {__version__}")
+    usage = subprocess.run([exe, "doctor"], capture_output=True, text=True, check=False)
+    assert usage.returncode == 3 and "--credentials" in usage.stderr
+    live.standin.add_token("FAKE-doctor-expired", expires_in=0)
+    bad = live.credentials("doc.ini", dns_gandi_token="FAKE-doctor-expired")
+    result = subprocess.run([exe, "doctor", "--credentials", str(bad)], capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and result.stdout.startswith("dns-gandi doctor CRITICAL - 1 failed")
+    os.chmod(bad, 0o640)
+    result = subprocess.run([exe, "doctor", "--credentials", str(bad)], capture_output=True, text=True, check=False)
+    assert "members of its group can read the credential" in result.stdout
+
+
+def test_apex_wildcard_and_renew_on_this_certbot(live: Stack, tmp_path: Path) -> None:
+    creds = live.credentials("aw.ini", dns_gandi_token=FAKE_TOKEN)
+    ok(certonly(live, tmp_path, creds, "aw.example.com", "*.aw.example.com"))
+    assert cert_names(tmp_path, "aw.example.com") == {"aw.example.com", "*.aw.example.com"}
+    ok(live.run_certbot(tmp_path, "renew", "--force-renewal"))
+    assert live.standin.challenge_records() == {}
