@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from certbot_dns_gandi_pat import dns_gandi, dnscheck
+from certbot_dns_gandi_pat import dns_gandi, dnscheck, transport
 from teststack.standin import StandIn
 
 TOKEN = "FAKE-bench-token"
@@ -44,7 +44,7 @@ class _NoWait:
     def __init__(self, **kw: Any) -> None:
         pass
 
-    def wait(self, expected: Any, servers: Any, timeout: float) -> dnscheck.WaitResult:
+    def wait(self, expected: Any, servers: Any, timeout: float, labels: Any = None) -> dnscheck.WaitResult:
         return dnscheck.WaitResult(0.0, tuple(expected), ())
 
 
@@ -87,11 +87,46 @@ def run(names: int, zones: int, latency: float, concurrency: int, workdir: Path)
     return int(count), elapsed, bool(clean)
 
 
+def bounds() -> None:
+    """The default time and memory bounds against answers that never end (slow: about a minute)."""
+    from teststack.rawserver import RawServer, drip
+
+    def headers(conn: Any, request: bytes) -> None:
+        drip(conn, b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10000, 1.0, server.stopping)
+
+    def body(conn: Any, request: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n")
+        drip(conn, b"x" * 10000, 1.0, server.stopping)
+
+    def huge(conn: Any, request: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+        chunk = b"x" * 65536
+        for _ in range(6400):  # 400 MiB without a length
+            conn.sendall(chunk)
+
+    print("\nbounds with the default settings (one byte per second; 400 MiB without Content-Length)")
+    for label, script in (("drip-fed headers", headers), ("drip-fed body", body), ("400 MiB body", huge)):
+        with RawServer(script) as server:
+            http = transport.Transport("Bearer x", loopback=True, user_agent="bench")
+            tracemalloc.start()
+            start = time.perf_counter()
+            try:
+                http.request("GET", server.url + "/x")
+                outcome = "answered?!"
+            except transport.TransportError as exc:
+                outcome = str(exc)
+            elapsed = time.perf_counter() - start
+            peak = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+        print(f"  {label:17} {elapsed:6.1f} s  peak {peak:5.1f} MiB  attempts {len(server.requests)}: {outcome}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=float, default=50.0, help="added to every request (default 50)")
     parser.add_argument("--sizes", default="1,10,100", help="numbers of names (default 1,10,100)")
     parser.add_argument("--zones", default="1,3", help="numbers of zones (default 1,3)")
+    parser.add_argument("--no-bounds", action="store_true", help="skip the slow time and memory bounds")
     args = parser.parse_args()
     dns_gandi.Authenticator.waiter_factory = _NoWait  # type: ignore[assignment]
     dnscheck.CnameResolver.target = lambda self, name: name  # type: ignore[method-assign]
@@ -118,6 +153,8 @@ def main() -> None:
                   f"{ssecs / secs:>7.1f}x | {peak:>8.1f}{flag}")
     print("requests = 1 domain listing + 1 POST and 1 PATCH per validation name + 1 GET per run "
           "(learning whether LiveDNS drops emptied rrsets); budget = 2N + 2Z")
+    if not args.no_bounds:
+        bounds()
 
 
 if __name__ == "__main__":

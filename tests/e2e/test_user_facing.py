@@ -231,3 +231,11 @@ def test_apex_wildcard_and_renew_on_this_certbot(live: Stack, tmp_path: Path) ->
     assert cert_names(tmp_path, "aw.example.com") == {"aw.example.com", "*.aw.example.com"}
     ok(live.run_certbot(tmp_path, "renew", "--force-renewal"))
     assert live.standin.challenge_records() == {}
+
+
+def test_unsafe_permissions_are_said_once(live: Stack, tmp_path: Path) -> None:
+    creds = live.credentials("open.ini", dns_gandi_token=FAKE_TOKEN)
+    creds.chmod(0o644)
+    result = run(live, tmp_path, creds, "open.example.com")
+    ok(result)
+    assert result.stderr.count(f"Unsafe permissions on credentials configuration file: {creds}") == 1

@@ -178,3 +178,27 @@ def test_exit_code_precedence() -> None:
     assert code("pass", "skip") == doctor.UNKNOWN
     assert code("skip", "warn") == doctor.WARNING
     assert code("warn", "fail", "skip") == doctor.CRITICAL
+
+
+def test_internationalized_domains_use_idna_2008(tmp_path: Path, standin: StandIn) -> None:
+    standin.add_zone("xn--strae-oqa.example")
+    code, out = run("--credentials", ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN), "straße.example")
+    assert "_acme-challenge.xn--strae-oqa.example is written in LiveDNS zone xn--strae-oqa.example" in out
+    assert "strasse" not in out
+
+
+@pytest.mark.parametrize("body", ['{"expires_in": NaN}', '{"expires_in": 1e20}', '{"expires_in": -1e300}', '"x"'])
+def test_odd_token_information_is_unreadable_not_a_crash(tmp_path: Path, standin: StandIn, body: str) -> None:
+    standin.modes.tokeninfo, standin.modes.tokeninfo_body = "body", body
+    code, out = run("--credentials", ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN), "--json")
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert checks["token"]["status"] == "skip" and "token information unreadable" in checks["token"]["detail"]
+    assert code == doctor.UNKNOWN
+
+
+def test_a_credential_under_the_wrong_key_is_not_printed(tmp_path: Path, standin: StandIn) -> None:
+    path = ini(tmp_path, standin, dns_gandi_token="FAKE-other-1", dns_gandi_sharing_id=FAKE_TOKEN)
+    for extra in ([], ["--json"]):
+        code, out = run("--credentials", path, *extra)
+        assert code == doctor.CRITICAL and "dns_gandi_sharing_id is not an organization id" in out
+        assert FAKE_TOKEN not in out
