@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
@@ -47,6 +48,7 @@ def test_one_name(live: Stack, tmp_path: Path) -> None:
     assert live.standin.challenge_records() == {}
 
 
+@pytest.mark.compat
 def test_apex_and_wildcard_keep_existing_values(live: Stack, tmp_path: Path) -> None:
     live.standin.set_txt("example.com", "_acme-challenge", ["pre-existing"])
     creds = live.credentials("t2.ini", dns_gandi_token=FAKE_TOKEN)
@@ -71,6 +73,7 @@ def test_legacy_api_key(live: Stack, tmp_path: Path) -> None:
     assert FAKE_API_KEY not in result.stderr + result.stdout
 
 
+@pytest.mark.compat
 def test_renew_reads_the_stored_renewal_config(live: Stack, tmp_path: Path) -> None:
     creds = live.credentials("t5.ini", dns_gandi_token=FAKE_TOKEN)
     # A relative path on the command line: renewals run from another directory.

@@ -111,7 +111,9 @@ def test_lost_answer_after_removal(standin: StandIn) -> None:
 
 def test_truncated_body_is_reported(standin: StandIn) -> None:
     standin.add_fault(method="GET", path="/domains", action="truncate")
-    with pytest.raises(livedns.LiveDNSError, match="the answer was cut off"):
+    # urllib3 2 notices the missing bytes; urllib3 1.26 does not enforce Content-Length,
+    # so there the cut JSON is refused as malformed. Either way it is never taken as data.
+    with pytest.raises(livedns.LiveDNSError, match="the answer was cut off|not a JSON list"):
         client_for(standin).list_domains()
 
 
