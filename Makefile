@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: test unit e2e lint typecheck dist-check demo bench live-test compat pebble clean deb
+.PHONY: test unit e2e lint typecheck dist-check demo bench live-test compat pebble clean dist deb
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ typecheck: $(STAMP)
 
 dist-check: $(STAMP)
 	$(BIN)/python .ci/check_dist.py
+
+## Wheel and sdist into dist/, checked with twine check --strict.
+dist: $(STAMP)
+	$(BIN)/python .ci/check_dist.py --outdir dist
 
 ## Debian/Ubuntu package into dist/deb/ (root: installs the build tools with apt); lintian-checked.
 deb:
