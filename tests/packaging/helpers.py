@@ -34,13 +34,13 @@ def install_blocks(readme: Path = ROOT / "README.md") -> dict[str, str]:
 
 
 def run_block(block: str, *, path: str, certbot_dir: Path, env: Optional[Mapping[str, str]] = None,
-              timeout: float = 600) -> subprocess.CompletedProcess[str]:
+              answer: Optional[str] = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run a README block with bash, as a user would paste it, from the source tree.
 
     ``certbot`` becomes a function that adds --config-dir/--work-dir/--logs-dir
     under ``certbot_dir``, so that ``certbot plugins`` run as root leaves
     /etc/letsencrypt and /var/log/letsencrypt alone; the command itself is the
-    one on ``path``.
+    one on ``path``. ``answer`` is what the person types at a prompt.
     """
     prelude = (
         "set -euo pipefail\n"
@@ -52,7 +52,7 @@ def run_block(block: str, *, path: str, certbot_dir: Path, env: Optional[Mapping
     for name in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PIP_REQUIRE_VIRTUALENV"):
         full_env.pop(name, None)
     return subprocess.run(["bash", "-c", prelude + block], cwd=ROOT, env=full_env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+                          text=True, timeout=timeout, check=False, input=answer or "")
 
 
 def lines_starting(block: str, prefix: str) -> list[str]:
@@ -123,12 +123,13 @@ class AptState:
             if result.returncode != 0:
                 problems.append(f"purge {added}: {result.stderr[-500:]}")
         now = installed_packages()
-        missing = [f"{name.split(':')[0]}={version}" for name, version in self.before.items()
-                   if name not in now]
-        if missing:
-            result = apt_get("install", "--no-install-recommends", *missing, check=False)
+        # Removed or changed (an upgrade pulled in along the way): back to the old version.
+        wanted = [f"{name}={version}" for name, version in self.before.items()
+                  if now.get(name) != version]
+        if wanted:
+            result = apt_get("install", "--no-install-recommends", "--allow-downgrades", *wanted, check=False)
             if result.returncode != 0:
-                problems.append(f"reinstall {missing}: {result.stderr[-500:]}")
+                problems.append(f"reinstall {wanted}: {result.stderr[-500:]}")
         now = installed_packages()
         changed = sorted(name for name, version in self.before.items() if now.get(name) != version)
         problems += [f"{name}: {self.before[name]} before, {now.get(name, 'not installed')} now" for name in changed]

@@ -162,3 +162,11 @@ def test_replaces_debians_plugin_in_one_command_and_renews_unedited(
     assert "authenticator = dns-gandi\n" in after
     assert f"dns_gandi_credentials = {creds}\n" in after
     assert [m for m, _, status in live.standin.log if m in ("POST", "PATCH") and status < 300], live.standin.log
+
+    removed = run_block(install_blocks()["deb-remove"], path=SYSTEM_PATH, certbot_dir=tmp_path / "plugins",
+                        env=apt_yes)
+    ok(removed)
+    assert package_status(OURS) is None
+    listing = system_certbot(live, tmp_path, "plugins")
+    ok(listing)
+    assert plugin_entry(listing.stdout) is None, listing.stdout

@@ -23,6 +23,7 @@ from tests.packaging.helpers import (
     assert_lists_this_plugin,
     install_blocks,
     one_file,
+    plugin_entry,
     run_block,
 )
 
@@ -64,9 +65,13 @@ def plugins(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return run_block("certbot plugins\n", path=PATH, certbot_dir=tmp_path / "certbot")
 
 
-def test_wheel_block(certbot_venv: Path, tmp_path: Path) -> None:
+def test_wheel_block_and_removal(certbot_venv: Path, tmp_path: Path) -> None:
     result = run_block(install_blocks()["pip-wheel"], path=PATH, certbot_dir=tmp_path / "certbot")
     assert_lists_this_plugin(result)
+    removed = run_block(install_blocks()["pip-remove"], path=PATH, certbot_dir=tmp_path / "certbot", answer="y\n")
+    assert removed.returncode == 0, removed.stdout[-2000:] + removed.stderr[-2000:]
+    after = plugins(tmp_path)
+    assert after.returncode == 0 and plugin_entry(after.stdout) is None, after.stdout
 
 
 def test_source_tree_block(certbot_venv: Path, tmp_path: Path) -> None:

@@ -36,3 +36,20 @@ def test_snap_takes_its_version_from_the_package() -> None:
     (command,) = re.findall(r'craftctl set version="\$\((.*)\)"', snapcraft)
     out = subprocess.run(["sh", "-c", command], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == __version__
+
+
+def test_every_install_command_block_is_marked_for_the_packaging_tests() -> None:
+    """tests/packaging runs the README's marked blocks; only snap and docker cannot run there."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("\n## Install\n")
+    section = readme[start:readme.index("\n## ", start + 1)]
+    marked, unmarked = set(), []
+    for marker, body in re.findall(r"(?:<!-- install-test: ([\w-]+) -->\n)?```\w*\n(.*?)\n```", section, re.S):
+        if marker:
+            marked.add(marker)
+        else:
+            unmarked.append(body.split()[0])
+    runners = set(re.findall(r'install_blocks\(\)\["([\w-]+)"\]',
+                             "".join(p.read_text() for p in (ROOT / "tests" / "packaging").glob("test_*.py"))))
+    assert marked == runners, f"README blocks without a test: {marked - runners}; tests without a block: {runners - marked}"
+    assert unmarked == ["snapcraft", "docker"], unmarked
