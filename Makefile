@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: test unit e2e lint typecheck dist-check demo bench live-test compat pebble clean
+.PHONY: test unit e2e lint typecheck dist-check demo bench live-test compat pebble clean dist deb packaging-test
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,18 @@ typecheck: $(STAMP)
 
 dist-check: $(STAMP)
 	$(BIN)/python .ci/check_dist.py
+
+## Wheel and sdist into dist/, checked with twine check --strict.
+dist: $(STAMP)
+	$(BIN)/python .ci/check_dist.py --outdir dist
+
+## Debian/Ubuntu package into dist/deb/ (root: installs the build tools with apt); lintian-checked.
+deb:
+	bash .ci/build-deb
+
+## The .deb with Debian's certbot, the snap payload, the README's install commands (root, Debian).
+packaging-test: $(STAMP) pebble
+	bash .ci/packaging
 
 ## Issue a real certificate from a local ACME server through the plugin.
 demo: $(STAMP) pebble
