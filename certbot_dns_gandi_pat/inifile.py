@@ -14,12 +14,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from certbot_dns_gandi_pat import config
+
 # key = value [ # comment]: the value ends where whitespace is followed by '#'.
 _ENTRY = re.compile(
     r"""^(?P<indent>[ \t]*)(?P<key>"[^"\n]*"|'[^'\n]*'|[^\s=#;\['"][^=\n]*?)(?P<eq>[ \t]*=[ \t]*)"""
     r"""(?P<value>.*?)(?P<tail>(?:[ \t]+#.*)?[ \t]*)$"""
 )
 _SECTION = re.compile(r"^[ \t]*\[+[ \t]*(?P<name>[^\]]*?)[ \t]*\]+[ \t]*(?:#.*)?$")
+
+
+# Settings whose values may be shown; any other value of a credentials file may
+# be a credential (under a misspelt or old key, too) and is never shown.
+SHOWN = frozenset({config.API_URL, config.TOKENINFO_URL, config.SHARING_ID, config.PREFIX + "credentials",
+                   config.PREFIX + "propagation_seconds", config.PREFIX + "nameservers",
+                   config.PREFIX + "expiry_warning_days"})
+_SHORTEST_SECRET = 8  # shorter values ("10", "yes") are settings; masking them would garble output
+
+
+def secret_values(values: Mapping[str, Any]) -> list[str]:
+    """The values of a credentials file that must never be printed."""
+    return [v for k, v in values.items() if isinstance(v, str) and len(v.strip()) >= _SHORTEST_SECRET
+            and (config.modern_key(k) or k) not in SHOWN]
 
 
 class EditError(Exception):

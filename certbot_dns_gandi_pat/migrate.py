@@ -24,7 +24,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Optional, TextIO
 
@@ -32,11 +32,12 @@ from certbot_dns_gandi_pat import config, doctor, files, inifile, lineages, tran
 
 TITLE = "dns-gandi migrate"
 RENEWAL, CREDENTIALS = "renewal configuration", "credentials file"
-# Values of these keys are shown in a diff; every other value in an INI is masked.
-SHOWN = frozenset({config.API_URL, config.TOKENINFO_URL, config.SHARING_ID, lineages.CREDENTIALS,
-                   config.PREFIX + "propagation_seconds", config.PREFIX + "nameservers",
-                   config.PREFIX + "expiry_warning_days"})
 _ASSIGNMENT = re.compile(r"^(?P<head>[ \t]*[#;]?[ \t]*(?P<key>[^=\s#;]+)[ \t]*=[ \t]*)(?P<value>.*?)(?P<end>\r?\n?)$")
+
+
+# An edit renames keys in the document and in the parsed values, adds notes,
+# and returns the reasons it refuses (none: go ahead).
+_Edit = Callable[[inifile.Document, dict[str, Any], list[str]], list[str]]
 
 
 @dataclass
@@ -83,7 +84,7 @@ def make_plan(config_dir: str) -> Plan:
     return plan
 
 
-def _plan_file(plan: Plan, path: str, kind: str, edit: Any) -> None:
+def _plan_file(plan: Plan, path: str, kind: str, edit: _Edit) -> None:
     real = os.path.realpath(path)
     try:
         with open(real, "rb") as handle:
@@ -97,8 +98,7 @@ def _plan_file(plan: Plan, path: str, kind: str, edit: Any) -> None:
         plan.refusals.append(str(exc))
         return
     if kind == CREDENTIALS:
-        plan.secrets += [str(v) for k, v in expected.items()
-                         if isinstance(v, str) and (config.modern_key(k) or k) not in SHOWN]
+        plan.secrets += inifile.secret_values(expected)
     notes: list[str] = []
     refusals = edit(doc, expected, notes)
     if refusals:
@@ -176,7 +176,7 @@ def mask(text: str, secrets: Iterable[str]) -> str:
     for line in text.splitlines(keepends=True):
         match = _ASSIGNMENT.match(line)
         key = match.group("key") if match else ""
-        if match and match.group("value") and (config.modern_key(key) or key) not in SHOWN:
+        if match and match.group("value") and (config.modern_key(key) or key) not in inifile.SHOWN:
             line = match.group("head") + "***" + match.group("end")
         out.append(line)
     return transport.redact("".join(out), *secrets)

@@ -67,6 +67,16 @@ class Credentials:
     zones: dict[str, ZoneResult] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
 
+    @property
+    def key(self) -> Optional[str]:
+        """The key that holds the credential, as written in the file."""
+        if self.gandi is None:
+            return None
+        if self.problem:
+            old = [k for k in self.legacy_keys if config.modern_key(k) == self.gandi.credential_key]
+            return old[0] if old else None
+        return self.gandi.credential_key
+
 
 def raw_values(path: str) -> Optional[dict[str, Any]]:
     """Every key of an INI as configobj reads it, or None when it cannot be read."""
@@ -96,8 +106,7 @@ def inspect_credentials(path: str) -> Credentials:
     raw = raw_values(path)
     if raw is not None:
         state.legacy_keys = tuple(k for k in raw if config.modern_key(k))
-        state.secrets = [str(v) for k, v in raw.items()
-                         if (config.modern_key(k) or k) in config.CREDENTIAL_KEYS and isinstance(v, str)]
+        state.secrets = inifile.secret_values(raw)
         if state.gandi is None and state.legacy_keys:
             # What the file holds once `migrate` renamed the keys: its token's
             # expiry matters as much as the rename.
@@ -175,7 +184,7 @@ class Report:
     schedule: Optional[lineages.Schedule] = None
     next_renewal: Optional[dt.datetime] = None
     credentials: Optional[Credentials] = None
-    rotate_before: Optional[dt.date] = None
+    last_safe_day: Optional[dt.date] = None
 
     @property
     def status(self) -> str:
@@ -240,8 +249,7 @@ class Renewals:
                        "`certbot certificates` shows the lineage's state")
         if lineage.authenticator in lineages.LEGACY:
             report.add(FAIL, f"authenticator = {lineage.authenticator} is the old prefixed form, which "
-                       "this certbot cannot load (\"The requested certbot-plugin-gandi:dns plugin does "
-                       "not appear to be installed\")", f"run: {migrate}")
+                       "certbot no longer loads", f"run: {migrate}")
         elif lineage.credentials_key == lineages.LEGACY_CREDENTIALS:
             report.add(FAIL, f"the credentials path is stored as {lineages.LEGACY_CREDENTIALS}, a name "
                        "certbot no longer gives the plugin", f"run: {migrate}")
@@ -337,8 +345,8 @@ class Renewals:
         expiry = info.expires_at
         sharing = [x for x in everyone if x.credentials_path == state.path and x.autorenew]
         plans = [p for p in (lineages.schedule(x, self.version) for x in sharing) if p is not None]
-        report.rotate_before = lineages.last_safe_day(plans, expiry, self.now)
-        deadline = f"{rotate} before {report.rotate_before}"
+        report.last_safe_day = lineages.last_safe_day(plans, expiry, self.now)
+        deadline = f"{rotate} by {report.last_safe_day} at the latest"
         plan = report.schedule
         if expiry <= self.now:
             report.add(FAIL, f"the token{name} expired on {_day(expiry)}", rotate)
@@ -359,7 +367,8 @@ class Renewals:
             report.add(WARN, f"the token{name} expires in {tokens.days_left(info, self.now)} day(s), on "
                        f"{_day(expiry)}", deadline)
         else:
-            report.add(PASS, f"token{name} expires on {_day(expiry)}; rotate it before {report.rotate_before}")
+            report.add(PASS, f"token{name} expires on {_day(expiry)}; last safe day to rotate it: "
+                       f"{report.last_safe_day}")
 
     def _zones(self, report: Report, lineage: lineages.Lineage, state: Credentials) -> None:
         if state.rejected or state.gandi is None:
@@ -433,7 +442,7 @@ def _line(report: Report) -> str:
     if lineage.credentials:
         cred = lineage.credentials
         if state is not None and state.exists:
-            key = state.gandi.credential_key if state.gandi else "no usable credential"
+            key = state.key or "no usable credential"
             cred += f" ({key}, mode {state.mode:o})" if state.mode is not None else f" ({key})"
         facts.append(cred)
     verdict = VERDICT_WORDS[report.status]
@@ -466,13 +475,13 @@ def _report_dict(report: Report) -> dict[str, Any]:
             "path": lineage.credentials,
             "exists": bool(state and state.exists),
             "mode": f"{state.mode:o}" if state and state.mode is not None else None,
-            "key": state.gandi.credential_key if state and state.gandi else None,
+            "key": state.key if state else None,
             "legacy_keys": list(state.legacy_keys) if state else [],
         },
         "token": None if token is None else {
             "name": token.name, "expires_at": _iso(token.expires_at),
             "scopes": list(token.scopes) if token.scopes is not None else None, "problem": token.problem,
         },
-        "rotate_before": report.rotate_before.isoformat() if report.rotate_before else None,
+        "last_safe_day": report.last_safe_day.isoformat() if report.last_safe_day else None,
         "findings": [{"status": f.status, "detail": f.detail, "advice": f.advice} for f in report.findings],
     }

@@ -31,6 +31,7 @@ import getpass
 import hashlib
 import os
 import secrets
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, TextIO
@@ -130,8 +131,8 @@ class Rotation:
             old = self.read_file(path)
             users = self.find_users(path)
             if files.certbot_running(self.config_dir):
-                raise refused(f"certbot is running (it holds {os.path.join(self.config_dir, files.LOCK_NAME)}); "
-                              "nothing was changed", "run this again when certbot has finished")
+                raise refused(f"certbot is running (it holds {os.path.join(self.config_dir, files.LOCK_NAME)})",
+                              "run this again when certbot has finished")
             token = read_token(stdin)
             self.secrets.append(token)
             if token == old.secret:
@@ -162,6 +163,13 @@ class Rotation:
                 return doctor.OK
             backup = self.write(path, old, after.encode("utf-8"))
             self.add("credentials file", PASS, f"{change}; backup {backup}")
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            if mode & 0o007:
+                self.add("credentials file", WARN, f"{path} has mode {mode:o} (kept): every user of this "
+                         "host can read the token", f"chmod 600 {path}")
+            if old.entry.key == config.TOKEN and config.API_KEY in old.values:
+                self.add("credentials file", WARN, f"{config.API_KEY} in {path} is not used (the token is)",
+                         f"delete the {config.API_KEY} line")
             self.done(out, path, old, token, old_name, users)
             return doctor.OK
         except Stop as stop:
@@ -188,8 +196,7 @@ class Rotation:
             values = inifile.parse(doc.text(), path)
         except inifile.EditError as exc:
             raise refused(str(exc)) from None
-        self.secrets += [str(v) for k, v in values.items()
-                         if isinstance(v, str) and (config.modern_key(k) or k) in config.CREDENTIAL_KEYS]
+        self.secrets += inifile.secret_values(values)
         legacy = [k for k in values if config.modern_key(k) in config.CREDENTIAL_KEYS]
         if legacy:
             raise refused(f"{path} names its credential {legacy[0]}, the old prefixed form",

@@ -69,7 +69,7 @@ def test_a_healthy_machine(tmp_path: Path, standin: StandIn) -> None:
     (20, "fail", "before the next renewal (due from"),       # next renewal in 30 days
     (45, "warn", "after the next renewal (due from"),        # inside the renewal window (30..60 days)
     (75, "warn", "but before the one after it (from"),       # after the window, before the renewal after
-    (200, "pass", "rotate it before"),                       # after the renewal after next
+    (200, "pass", "last safe day to rotate it:"),                    # after the renewal after next
 ])
 def test_token_expiry_against_the_renewal_window(tmp_path: Path, standin: StandIn, expires: int,
                                                  status: str, words: str) -> None:
@@ -86,9 +86,10 @@ def test_token_expiry_against_the_renewal_window(tmp_path: Path, standin: StandI
     assert abs(next_renewal - (NOW + 30 * DAY)) < dt.timedelta(minutes=5)
     # the last safe day is the day before the first renewal the token cannot do
     first_failing = {20: 30, 45: 90, 75: 90, 200: 210}[expires]
-    assert lineage["rotate_before"] == (NOW + (first_failing - 1) * DAY).date().isoformat()
+    assert lineage["last_safe_day"] == (NOW + (first_failing - 1) * DAY).date().isoformat()
     if status != "pass":
-        assert f"run `certbot-dns-gandi-pat rotate --credentials {creds}` before" in str(lineage["findings"])
+        assert f"run `certbot-dns-gandi-pat rotate --credentials {creds}` by {lineage['last_safe_day']} at the latest" \
+            in str(lineage["findings"])
     _, text = run(tmp_path, "--expiry-warning-days", "10")
     assert secret not in text and secret not in json.dumps(data)
 
@@ -116,7 +117,7 @@ def test_legacy_lineage_and_soon_expiring_token(tmp_path: Path, standin: StandIn
     code, out = run(tmp_path)
     assert code == doctor.CRITICAL
     assert out.startswith("dns-gandi renewals CRITICAL - 2 will fail at the next renewal (example.com, old.example.org)")
-    assert "authenticator = certbot-plugin-gandi:dns is the old prefixed form" in out
+    assert "authenticator = certbot-plugin-gandi:dns is the old prefixed form, which certbot no longer loads" in out
     assert "uses old prefixed keys (certbot_plugin_gandi:dns_api_key, certbot_plugin_gandi:dns_api_url)" in out
     assert f"-> run: certbot-dns-gandi-pat migrate --config-dir {tmp_path}" in out
     assert "the token \"test token\" expires on" in out and "before the next renewal (due from" in out
@@ -248,7 +249,7 @@ def test_json_schema(tmp_path: Path, standin: StandIn) -> None:
     (lineage,) = data["lineages"]
     assert set(lineage) == {
         "name", "renewal_conf", "status", "verdict", "names", "not_before", "not_after", "next_renewal",
-        "renewal_rule", "autorenew", "authenticator", "form", "credentials", "token", "rotate_before", "findings"}
+        "renewal_rule", "autorenew", "authenticator", "form", "credentials", "token", "last_safe_day", "findings"}
     assert lineage["names"] == ["example.com", "*.example.com"] and lineage["form"] == "current"
     assert lineage["verdict"] == "ok" and lineage["renewal_conf"] == str(tmp_path / "renewal" / "example.com.conf")
     assert lineage["credentials"] == {"path": str(creds), "exists": True, "mode": "600", "key": "dns_gandi_token",

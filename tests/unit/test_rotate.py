@@ -107,6 +107,21 @@ def test_rotation(setup: tuple[Path, Path], standin: StandIn, monkeypatch: pytes
     assert not (config_dir / ".certbot.lock").exists()
 
 
+def test_a_stale_api_key_line_is_kept_and_named(tmp_path: Path, standin: StandIn,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    creds = credentials(tmp_path, standin, mode=0o604)
+    creds.write_text(creds.read_text() + f"dns_gandi_api_key = {FAKE_API_KEY}\n")
+    write_lineage(tmp_path / "le", "example.com", creds)
+    standin.add_token(NEW)
+    code, out = run(tmp_path / "le", creds, NEW, monkeypatch=monkeypatch)
+    assert code == doctor.OK, out
+    assert creds.read_text().endswith(f"dns_gandi_api_key = {FAKE_API_KEY}\n")
+    assert f"[warn] credentials file: dns_gandi_api_key in {creds} is not used (the token is)" in out
+    assert f"[warn] credentials file: {creds} has mode 604 (kept): every user of this host can read the token" in out
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o604
+    assert FAKE_API_KEY not in out and NEW not in out
+
+
 def test_an_api_key_line_becomes_a_token_line(tmp_path: Path, standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
     creds = credentials(tmp_path, standin, key="dns_gandi_api_key", old=FAKE_API_KEY, mode=0o600)
     write_lineage(tmp_path / "le", "example.com", creds)
