@@ -62,6 +62,7 @@ class Lineage:
     autorenew: bool
     certificate: Optional[Certificate]
     certificate_problem: Optional[str] = None
+    certificate_denied: bool = False  # unreadable for this user only (certbot runs as root)
 
     @property
     def legacy(self) -> bool:
@@ -155,7 +156,7 @@ def read(path: str) -> Optional[Lineage]:
     credentials = str(params[key]) if key else None
     renew_before = conf.get("renew_before_expiry")
     autorenew = str(params.get("autorenew", "True")).lower() not in ("false", "no", "off", "0")
-    cert, problem = None, None
+    cert, problem, denied = None, None, False
     cert_path = conf.get("cert")
     if not isinstance(cert_path, str):
         problem = f"{path} names no certificate (cert = ...)"
@@ -164,9 +165,10 @@ def read(path: str) -> Optional[Lineage]:
             cert = read_certificate(cert_path)
         except (OSError, ValueError) as exc:
             problem = f"{cert_path} cannot be read ({getattr(exc, 'strerror', None) or exc})"
+            denied = isinstance(exc, PermissionError)
     name = os.path.basename(path)[: -len(".conf")]
     return Lineage(name, path, authenticator, legacy_keys, credentials, key,
-                   str(renew_before) if renew_before is not None else None, autorenew, cert, problem)
+                   str(renew_before) if renew_before is not None else None, autorenew, cert, problem, denied)
 
 
 def read_certificate(path: str) -> Certificate:

@@ -62,6 +62,7 @@ class Credentials:
     gandi: Optional[config.GandiConfig] = None  # as certbot will read it (or as `migrate` makes it)
     legacy_keys: tuple[str, ...] = ()
     problem: Optional[str] = None  # why a renewal cannot use the file today
+    denied: bool = False  # this user may not read it (certbot, as root, can)
     token: Optional[tokens.TokenInfo] = None
     rejected: Optional[str] = None  # LiveDNS refused the credential (HTTP 401)
     zones: dict[str, ZoneResult] = field(default_factory=dict)
@@ -99,6 +100,9 @@ def inspect_credentials(path: str) -> Credentials:
         state.problem = f"{path} cannot be read ({exc.strerror})"
         return state
     state.exists, state.mode = True, stat.S_IMODE(info.st_mode)
+    if not os.access(path, os.R_OK):
+        state.problem, state.denied = f"{path} cannot be read by this user", True
+        return state
     try:
         state.gandi = config.read_file(path)
     except config.ConfigError as exc:
@@ -244,7 +248,10 @@ class Renewals:
                everyone: Sequence[lineages.Lineage], files: dict[str, Credentials]) -> Report:
         report = Report(lineage, lineage.conf, credentials=state)
         migrate = f"certbot-dns-gandi-pat migrate --config-dir {self.config_dir}"
-        if lineage.certificate_problem:
+        if lineage.certificate_denied:
+            report.add(SKIP, f"certificate unreadable for this user: {lineage.certificate_problem}",
+                       "run this as root, as certbot runs")
+        elif lineage.certificate_problem:
             report.add(FAIL, f"certificate unreadable: {lineage.certificate_problem}",
                        "`certbot certificates` shows the lineage's state")
         if lineage.authenticator in lineages.LEGACY:
@@ -302,6 +309,8 @@ class Renewals:
                 report.add(FAIL, f"{state.path} uses old prefixed keys "
                            f"({', '.join(state.legacy_keys)}), which this plugin does not read",
                            f"run: {migrate}")
+            elif state.denied:
+                report.add(SKIP, state.problem, "run this as root, as certbot runs")
             else:
                 report.add(FAIL, state.problem)
         elif state.legacy_keys:

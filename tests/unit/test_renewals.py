@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from certbot_dns_gandi_pat import cli, dnscheck, doctor, renewals
+from certbot_dns_gandi_pat import cli, dnscheck, doctor, lineages, renewals
 from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
 from tests.unit.test_lineages import write_lineage
 from teststack.standin import SCOPE_VIEW, StandIn
@@ -274,3 +274,27 @@ def test_no_secret_in_any_output(tmp_path: Path, standin: StandIn, capsys: pytes
     for text in [*outputs, captured.out, captured.err]:
         assert secret not in text and secret[::-1] not in text
     assert "DEBUG" in captured.err  # -v logged the requests
+
+
+def test_files_only_root_can_read_are_unknown_not_failing(tmp_path: Path, standin: StandIn,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    creds = ini(tmp_path / "a.ini", standin, dns_gandi_token=FAKE_TOKEN)
+    write_lineage(tmp_path, "example.com", creds)
+    write_lineage(tmp_path, "example.org", ini(tmp_path / "b.ini", standin, dns_gandi_token=FAKE_TOKEN))
+    real_access, real_read = renewals.os.access, lineages.read_certificate
+
+    def access(path: Any, mode: int) -> bool:
+        return False if str(path) == str(creds) else real_access(path, mode)
+
+    def read_certificate(path: str) -> lineages.Certificate:
+        if "example.org" in path:
+            raise PermissionError(13, "Permission denied")
+        return real_read(path)
+
+    monkeypatch.setattr(renewals.os, "access", access)
+    monkeypatch.setattr(lineages, "read_certificate", read_certificate)
+    code, out = run(tmp_path)
+    assert code == doctor.UNKNOWN, out
+    assert "[skip] example.com: " in out and f"{creds} cannot be read by this user" in out
+    assert "[skip] example.org: " in out and "certificate unreadable for this user" in out
+    assert out.count("-> run this as root, as certbot runs") == 2
