@@ -8,13 +8,16 @@ own status 2 would read as CRITICAL to a monitoring system).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import NoReturn, Optional, TextIO
 
 from certbot_dns_gandi_pat import __version__, dnscheck, doctor, tokens
 
 PROG = "certbot-dns-gandi-pat"
+CONFIG_DIR = "/etc/letsencrypt"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,7 +43,45 @@ def build_parser() -> argparse.ArgumentParser:
                      f"(default: {tokens.DEFAULT_WARNING_DAYS})")
     doc.add_argument("domains", nargs="*", metavar="DOMAIN")
     doc.set_defaults(run=_doctor)
+
+    ren = sub.add_parser("renewals", help="will every dns-gandi renewal on this machine succeed?")
+    _config_dir(ren)
+    ren.add_argument("--json", action="store_true", help="machine-readable output")
+    ren.add_argument("--nameservers", help="HOST[:PORT],... DNS servers to follow CNAMEs through")
+    ren.add_argument("--expiry-warning-days", type=_days, default=tokens.DEFAULT_WARNING_DAYS,
+                     help="warn when a token expires within this many days "
+                     f"(default: {tokens.DEFAULT_WARNING_DAYS})")
+    _verbose(ren)
+    ren.set_defaults(run=_renewals)
+
+    mig = sub.add_parser("migrate", help="rewrite old certbot-plugin-gandi:dns configurations")
+    _config_dir(mig)
+    mig.add_argument("--dry-run", action="store_true",
+                     help="print the changes (credential values masked) and write nothing")
+    _verbose(mig)
+    mig.set_defaults(run=_migrate)
+
+    rot = sub.add_parser("rotate", help="replace the token in a credentials file, after checking it; "
+                         "the new token is read from standard input")
+    rot.add_argument("--credentials", required=True, help="the credentials INI file to update")
+    _config_dir(rot)
+    rot.add_argument("--nameservers", help="HOST[:PORT],... DNS servers to follow CNAMEs through")
+    rot.add_argument("--write-test", action="store_true",
+                     help="also create and remove a TXT record in each zone with the new token")
+    rot.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
+    _verbose(rot)
+    rot.set_defaults(run=_rotate)
     return parser
+
+
+def _config_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config-dir", default=CONFIG_DIR,
+                        help=f"certbot's configuration directory (default: {CONFIG_DIR})")
+
+
+def _verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log what is done (requests, DNS queries) on standard error")
 
 
 def _days(text: str) -> int:
@@ -51,6 +92,73 @@ def _days(text: str) -> int:
     if not 0 <= value <= 3650:
         raise argparse.ArgumentTypeError("must be between 0 and 3650 days")
     return value
+
+
+def _servers(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optional[list[dnscheck.Server]]:
+    if not args.nameservers:
+        return None
+    try:
+        servers = dnscheck.resolve_addresses(
+            dnscheck.parse_nameservers(args.nameservers, option="--nameservers"))
+    except dnscheck.DNSCheckError as exc:
+        parser.error(str(exc))
+    if not servers:
+        parser.error(f"--nameservers: cannot resolve {args.nameservers}")
+    return servers
+
+
+@contextmanager
+def _logging(verbose: bool) -> Iterator[None]:
+    """Log to standard error: everything with -v, otherwise errors only.
+
+    The commands report every problem in their own output; certbot's own
+    warnings (such as file permissions) would only repeat it.
+    """
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.DEBUG if verbose else logging.ERROR)
+    saved = root.level
+    root.addHandler(handler)
+    if verbose:
+        root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved)
+
+
+def _renewals(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) -> int:
+    from certbot_dns_gandi_pat import renewals
+
+    servers = _servers(args, parser)
+    with _logging(args.verbose):
+        check = renewals.Renewals(args.config_dir, nameservers=servers,
+                                  warning_days=args.expiry_warning_days)
+        check.run()
+        print(check.render(args.json), file=out)
+    return check.exit_code()
+
+
+def _migrate(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) -> int:
+    from certbot_dns_gandi_pat import migrate
+
+    with _logging(args.verbose):
+        return migrate.run(args.config_dir, args.dry_run, out)
+
+
+def _rotate(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) -> int:
+    import os
+
+    from certbot_dns_gandi_pat import rotate
+
+    servers = _servers(args, parser)
+    with _logging(args.verbose):
+        rotation = rotate.Rotation(args.credentials, os.path.abspath(args.config_dir),
+                                   nameservers=servers, write_test=args.write_test,
+                                   dry_run=args.dry_run)
+        return rotation.run(sys.stdin, out)
 
 
 def _doctor(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) -> int:

@@ -1,0 +1,283 @@
+"""``certbot-dns-gandi-pat migrate``: rewrite prefixed legacy configuration.
+
+certbot-plugin-gandi used to be named ``certbot-plugin-gandi:dns``, and its
+options ``certbot_plugin_gandi:dns_*``; certbot stopped loading such names, so
+those lineages fail to renew. This command rewrites, for every lineage of this
+authenticator under the configuration directory:
+
+* its renewal configuration: ``authenticator = dns-gandi`` and every
+  ``certbot_plugin_gandi:dns_X`` key in ``[renewalparams]`` as ``dns_gandi_X``;
+* its credentials INI: every ``certbot_plugin_gandi:dns_X`` key as ``dns_gandi_X``.
+
+Only those keys and that value change; every other byte stays (see
+``inifile``). Each file is backed up next to itself and replaced atomically
+(see ``files``), while holding certbot's lock. The plan is made in full before
+anything is written: a file that cannot be migrated unambiguously (the same INI
+holding an old and a current credential, an old and a current key with
+different values) refuses the whole run, and nothing is changed. ``--dry-run``
+prints the diff, credential values masked, and writes nothing, not even a lock
+file. Running it again finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Optional, TextIO
+
+from certbot_dns_gandi_pat import config, doctor, files, inifile, lineages, transport
+
+TITLE = "dns-gandi migrate"
+RENEWAL, CREDENTIALS = "renewal configuration", "credentials file"
+_ASSIGNMENT = re.compile(r"^(?P<head>[ \t]*[#;]?[ \t]*(?P<key>[^=\s#;]+)[ \t]*=[ \t]*)(?P<value>.*?)(?P<end>\r?\n?)$")
+
+
+# An edit renames keys in the document and in the parsed values, adds notes,
+# and returns the reasons it refuses (none: go ahead).
+_Edit = Callable[[inifile.Document, dict[str, Any], list[str]], list[str]]
+
+
+@dataclass
+class Change:
+    path: str  # the real file (links resolved)
+    kind: str
+    before: bytes
+    after: bytes
+    notes: list[str]
+
+    @property
+    def secret(self) -> bool:
+        return self.kind == CREDENTIALS
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    legacy: list[str] = field(default_factory=list)  # lineage names in the old form
+    current: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+
+
+def make_plan(config_dir: str) -> Plan:
+    """What migrating would change; reads only. Raises LineageError for an unusable directory."""
+    found, broken = lineages.find(config_dir)
+    plan = Plan()
+    for item in broken:
+        plan.warnings.append(f"{item.problem} (left alone)")
+    seen: set[str] = set()
+    for lineage in found:
+        (plan.legacy if lineage.legacy else plan.current).append(lineage.name)
+        if lineage.legacy:
+            _plan_file(plan, lineage.conf, RENEWAL, _renewal_edit)
+        path = lineage.credentials_path
+        if path and path not in seen:
+            seen.add(path)
+            if os.path.exists(path):
+                _plan_file(plan, path, CREDENTIALS, _credentials_edit)
+            else:
+                plan.warnings.append(f"{path} (the credentials of {lineage.name}) does not exist")
+    return plan
+
+
+def _plan_file(plan: Plan, path: str, kind: str, edit: _Edit) -> None:
+    real = os.path.realpath(path)
+    try:
+        with open(real, "rb") as handle:
+            before = handle.read()
+        doc = inifile.Document.from_bytes(before, real)
+        expected = inifile.parse(doc.text(), real)
+    except OSError as exc:
+        plan.refusals.append(f"{real}: cannot be read ({exc.strerror})")
+        return
+    except inifile.EditError as exc:
+        plan.refusals.append(str(exc))
+        return
+    if kind == CREDENTIALS:
+        plan.secrets += inifile.secret_values(expected)
+    notes: list[str] = []
+    refusals = edit(doc, expected, notes)
+    if refusals:
+        plan.refusals += refusals
+        return
+    if not notes:
+        return
+    try:
+        inifile.verify(doc.text(), real, expected)
+    except inifile.EditError as exc:
+        plan.refusals.append(str(exc))
+        return
+    after = doc.text().encode("utf-8")
+    if kind == CREDENTIALS:
+        try:
+            config.parse(expected, real)
+        except config.ConfigError as exc:
+            plan.warnings.append(f"after the rename, {exc}")
+    plan.changes.append(Change(real, kind, before, after, notes))
+
+
+def _rename_keys(doc: inifile.Document, section: Optional[str], values: dict[str, Any],
+                 notes: list[str]) -> list[str]:
+    refusals = []
+    for entry in [e for e in doc.entries if e.section == section]:
+        new = config.modern_key(entry.key)
+        if new is None:
+            continue
+        if entry.key not in values:
+            refusals.append(f"{doc.source}: {entry.key} is not read as configobj reads it (unusual "
+                            "layout); rename it by hand")
+            continue
+        if new in values:
+            if values[new] == values[entry.key]:
+                doc.delete(entry)
+                del values[entry.key]
+                notes.append(f"removed {entry.key} (same value as {new})")
+            else:
+                refusals.append(f"{doc.source}: both {entry.key} (old name) and {new} are set, to "
+                                f"different values; delete the line you do not want, then run migrate again")
+            continue
+        doc.rename(entry, new)
+        values[new] = values.pop(entry.key)
+        notes.append(f"{entry.key} -> {new}")
+    return refusals
+
+
+def _renewal_edit(doc: inifile.Document, expected: dict[str, Any], notes: list[str]) -> list[str]:
+    params = expected.get("renewalparams")
+    if not isinstance(params, dict):
+        return []
+    for entry in doc.find("authenticator", "renewalparams"):
+        if params.get("authenticator") in lineages.LEGACY:
+            notes.append(f"authenticator {params['authenticator']} -> {lineages.CURRENT}")
+            doc.set_value(entry, lineages.CURRENT)
+            params["authenticator"] = lineages.CURRENT
+    return _rename_keys(doc, "renewalparams", params, notes)
+
+
+def _credentials_edit(doc: inifile.Document, expected: dict[str, Any], notes: list[str]) -> list[str]:
+    old = [k for k in expected if config.modern_key(k) in config.CREDENTIAL_KEYS]
+    new = [k for k in expected if k in config.CREDENTIAL_KEYS]
+    if old and new:
+        return [f"{doc.source}: holds both {', '.join(old)} (old name) and {', '.join(new)}; keep "
+                "the credential that works (`certbot-dns-gandi-pat doctor --credentials FILE` tells), "
+                "delete the other line, then run migrate again"]
+    return _rename_keys(doc, None, expected, notes)
+
+
+# -------------------------------------------------------------------- output
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """A credentials file with every value but harmless settings masked, comments included."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        match = _ASSIGNMENT.match(line)
+        key = match.group("key") if match else ""
+        if match and match.group("value") and (config.modern_key(key) or key) not in inifile.SHOWN:
+            line = match.group("head") + "***" + match.group("end")
+        out.append(line)
+    return transport.redact("".join(out), *secrets)
+
+
+def diff(change: Change, secrets: Iterable[str]) -> str:
+    before, after = change.before.decode("utf-8"), change.after.decode("utf-8")
+    if change.secret:
+        before, after = mask(before, secrets), mask(after, secrets)
+    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                 change.path, f"{change.path} (migrated)")
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def run(config_dir: str, dry_run: bool, out: TextIO) -> int:
+    config_dir = os.path.abspath(config_dir)
+    try:
+        if dry_run:
+            return _dry_run(config_dir, out)
+        # Looked at first without the lock, so that a run with nothing to do, or
+        # one that is refused, leaves no trace at all (not even a lock file).
+        plan = make_plan(config_dir)
+        if plan.refusals:
+            return _refused(plan, out)
+        if not plan.changes:
+            print(_nothing(plan, config_dir), file=out)
+            return doctor.OK
+        with files.certbot_lock(config_dir):
+            return _migrate(config_dir, out)
+    except lineages.LineageError as exc:
+        print(f"{TITLE} UNKNOWN - {exc}", file=out)
+        return doctor.UNKNOWN
+    except files.FileChangeError as exc:
+        print(f"{TITLE} CRITICAL - refused: {exc}", file=out)
+        return doctor.CRITICAL
+
+
+def _nothing(plan: Plan, config_dir: str) -> str:
+    if not plan.current:
+        return f"{TITLE} OK - nothing to migrate: no lineage under {config_dir} uses a Gandi authenticator"
+    return (f"{TITLE} OK - nothing to migrate: {len(plan.current)} lineage(s) already use the current "
+            f"form ({', '.join(plan.current)})")
+
+
+def _refused(plan: Plan, out: TextIO) -> int:
+    print(f"{TITLE} CRITICAL - refused, nothing was changed: {len(plan.refusals)} problem(s)", file=out)
+    for refusal in plan.refusals:
+        print(f"[FAIL] {transport.redact(refusal, *plan.secrets)}", file=out)
+    return doctor.CRITICAL
+
+
+def _dry_run(config_dir: str, out: TextIO) -> int:
+    plan = make_plan(config_dir)
+    if plan.refusals:
+        return _refused(plan, out)
+    if not plan.changes:
+        print(_nothing(plan, config_dir), file=out)
+        return doctor.OK
+    print(f"{TITLE} OK - dry run: {len(plan.changes)} file(s) would change for "
+          f"{', '.join(plan.legacy) or 'the credentials of current lineages'}; nothing was written", file=out)
+    if files.certbot_running(config_dir):
+        print(f"[warn] certbot is running now (it holds {os.path.join(config_dir, files.LOCK_NAME)}): "
+              "migrate will refuse until it has finished", file=out)
+    for warning in plan.warnings:
+        print(f"[warn] {transport.redact(warning, *plan.secrets)}", file=out)
+    for change in plan.changes:
+        print(f"{change.path} ({change.kind}): {'; '.join(change.notes)}", file=out)
+    for change in plan.changes:
+        print(diff(change, plan.secrets), end="", file=out)
+    return doctor.OK
+
+
+def _migrate(config_dir: str, out: TextIO) -> int:
+    plan = make_plan(config_dir)  # made again under the lock: nothing can change it now
+    if plan.refusals:
+        return _refused(plan, out)
+    if not plan.changes:
+        print(_nothing(plan, config_dir), file=out)
+        return doctor.OK
+    # Credentials first: a lineage left in the old form by a failure fails as it
+    # did before, while a migrated lineage never points at an unmigrated INI.
+    ordered = sorted(plan.changes, key=lambda c: c.kind != CREDENTIALS)
+    done: list[str] = []
+    for change in ordered:
+        try:
+            saved = files.backup(change.path, secret=change.secret)
+            files.atomic_write(change.path, change.after)
+        except (OSError, files.FileChangeError) as exc:
+            reason = exc if isinstance(exc, files.FileChangeError) else exc.strerror
+            print(f"{TITLE} CRITICAL - stopped at {change.path}: {reason}; that file is unchanged",
+                  file=out)
+            for line in done:
+                print(line, file=out)
+            return doctor.CRITICAL
+        done.append(f"[ ok ] {change.path}: {'; '.join(change.notes)} (backup: {saved})")
+    print(f"{TITLE} OK - rewrote {len(done)} file(s) for {', '.join(plan.legacy) or 'current lineages'}",
+          file=out)
+    for line in done:
+        print(line, file=out)
+    for warning in plan.warnings:
+        print(f"[warn] {transport.redact(warning, *plan.secrets)}", file=out)
+    print(f"Next: `certbot-dns-gandi-pat renewals --config-dir {config_dir}` shows whether each renewal "
+          "will now succeed; `certbot renew --dry-run` tries them.", file=out)
+    return doctor.OK

@@ -1,0 +1,173 @@
+"""renewals, migrate and rotate on real certbot lineages (Pebble + challtestsrv + the LiveDNS stand-in).
+
+Lineages are created by `certbot certonly --authenticator dns-gandi`, then, for
+the migration, rewritten into certbot-plugin-gandi's prefixed form (the renewal
+file certbot writes, with `authenticator = certbot-plugin-gandi:dns` and
+`certbot_plugin_gandi:dns_*` keys, and an INI with `certbot_plugin_gandi:dns_api_key`,
+as public issue threads show them).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
+from tests.e2e.test_certbot import certonly, ok
+from teststack.stack import Stack
+
+EXE = str(Path(sys.executable).parent / "certbot-dns-gandi-pat")
+LEGACY_ERRORS = ("The requested certbot-plugin-gandi:dns plugin does not appear to be installed",
+                 "'Namespace' object has no attribute 'certbot_plugin_gandi:dns_")
+
+
+def command(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([EXE, *args], input=stdin, capture_output=True, text=True, timeout=120, check=False)
+
+
+def cron(config: Path, stack: Stack) -> subprocess.CompletedProcess[str]:
+    """The README's cron line (prints only when something needs doing), on this config dir."""
+    line = 'out=$(/usr/local/bin/certbot-dns-gandi-pat renewals 2>&1) || echo "$out"'
+    line = line.replace("/usr/local/bin/certbot-dns-gandi-pat renewals",
+                        f"{EXE} renewals --config-dir {config} --nameservers {stack.nameserver}")
+    return subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=120, check=False)
+
+
+def credentials(stack: Stack, tmp: Path, name: str, lines: str, mode: int = 0o600) -> Path:
+    path = tmp / "secrets" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(f"dns_gandi_api_url = {stack.standin.api_url}\n{lines}"
+                    f"dns_gandi_tokeninfo_url = {stack.standin.tokeninfo_url}\n")
+    path.chmod(mode)
+    return path
+
+
+def to_legacy(conf: Path, ini: Path) -> None:
+    """The prefixed form certbot-plugin-gandi wrote before certbot 1.7."""
+    text = conf.read_text()
+    text = text.replace("authenticator = dns-gandi", "authenticator = certbot-plugin-gandi:dns")
+    conf.write_text(re.sub(r"(?m)^dns_gandi_", "certbot_plugin_gandi:dns_", text))
+    ini.write_text(re.sub(r"(?m)^dns_gandi_", "certbot_plugin_gandi:dns_", ini.read_text()))
+
+
+def snapshot(*roots: Path) -> dict[str, tuple[bytes, int, int]]:
+    seen = {}
+    for root in roots:
+        for path in [root, *root.rglob("*")]:
+            info = path.lstat()
+            data = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+            seen[str(path)] = (data, info.st_mode, info.st_mtime_ns)
+    return seen
+
+
+def test_renewals_and_migrate_on_a_legacy_lineage(live: Stack, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    legacy_ini = credentials(live, tmp_path, "legacy.ini", f"dns_gandi_api_key = {FAKE_API_KEY}\n")
+    ok(certonly(live, tmp_path, legacy_ini, "legacy.example.net", propagation=10))
+    live.standin.add_token("FAKE-expires-in-20-days-e2e", expires_in=20 * 86400)
+    soon_ini = credentials(live, tmp_path, "soon.ini", "dns_gandi_token = FAKE-expires-in-20-days-e2e\n")
+    ok(certonly(live, tmp_path, soon_ini, "soon.example.com", propagation=10))
+    conf = config / "renewal" / "legacy.example.net.conf"
+    to_legacy(conf, legacy_ini)
+    legacy_conf_bytes, legacy_ini_bytes = conf.read_bytes(), legacy_ini.read_bytes()
+
+    # today's certbot cannot renew the prefixed form
+    failed = live.run_certbot(tmp_path, "renew", "--force-renewal", "--cert-name", "legacy.example.net")
+    assert failed.returncode != 0
+    assert any(message in failed.stdout + failed.stderr for message in LEGACY_ERRORS), failed.stderr
+
+    audit = command("renewals", "--config-dir", str(config), "--nameservers", live.nameserver)
+    assert audit.returncode == 2, audit.stdout + audit.stderr
+    assert audit.stdout.startswith("dns-gandi renewals CRITICAL - 2 will fail at the next renewal "
+                                   "(legacy.example.net, soon.example.com)")
+    assert "authenticator = certbot-plugin-gandi:dns is the old prefixed form" in audit.stdout
+    assert "expires on" in audit.stdout and "before the next renewal (due from" in audit.stdout
+    for secret in (FAKE_API_KEY, "FAKE-expires-in-20-days-e2e"):
+        assert secret not in audit.stdout + audit.stderr
+    assert cron(config, live).stdout.startswith("dns-gandi renewals CRITICAL - 2 will fail at the next renewal")
+
+    before = snapshot(config, legacy_ini.parent)
+    dry = command("migrate", "--config-dir", str(config), "--dry-run")
+    assert dry.returncode == 0 and "+authenticator = dns-gandi" in dry.stdout, dry.stdout + dry.stderr
+    assert "+dns_gandi_api_key = ***" in dry.stdout and FAKE_API_KEY not in dry.stdout
+    assert snapshot(config, legacy_ini.parent) == before  # no byte, mode or mtime changed
+
+    done = command("migrate", "--config-dir", str(config))
+    assert done.returncode == 0 and "rewrote 2 file(s) for legacy.example.net" in done.stdout, done.stdout
+    again = command("migrate", "--config-dir", str(config))
+    assert again.returncode == 0 and "nothing to migrate" in again.stdout
+
+    renewed = live.run_certbot(tmp_path, "renew", "--force-renewal", "--cert-name", "legacy.example.net")
+    ok(renewed)
+    assert "Congratulations, all renewals succeeded" in renewed.stdout
+    assert live.standin.challenge_records() == {}
+
+    audit = command("renewals", "--config-dir", str(config), "--nameservers", live.nameserver, "--json")
+    lineages = {x["name"]: x for x in json.loads(audit.stdout)["lineages"]}
+    assert lineages["legacy.example.net"]["form"] == "current"
+    assert lineages["legacy.example.net"]["status"] == "warn"  # only the API key's deprecation is left
+    assert lineages["soon.example.com"]["status"] == "fail"
+
+    # the backups restore the originals byte for byte
+    (conf_backup,) = conf.parent.glob("legacy.example.net.conf.bak-*")
+    (ini_backup,) = legacy_ini.parent.glob("legacy.ini.bak-*")
+    conf.write_bytes(conf_backup.read_bytes())
+    legacy_ini.write_bytes(ini_backup.read_bytes())
+    assert conf.read_bytes() == legacy_conf_bytes and legacy_ini.read_bytes() == legacy_ini_bytes
+
+
+def test_rotate_a_token_shared_by_two_lineages(live: Stack, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shared = credentials(live, tmp_path, "shared.ini", f"# certbot's Gandi token\ndns_gandi_token = {FAKE_TOKEN}\n",
+                         mode=0o640)
+    ok(certonly(live, tmp_path, shared, "example.com", "*.example.com", propagation=10))
+    ok(certonly(live, tmp_path, shared, "www.example.org", propagation=10))
+    for name in ("example.com", "www.example.org"):
+        conf = config / "renewal" / f"{name}.conf"
+        # Pebble's certificates last five years; this puts the next renewal
+        # about 26 days away, as with Let's Encrypt's 90-day certificates.
+        conf.write_text("renew_before_expiry = 1800 days\n" + conf.read_text())
+    original = shared.read_bytes()
+    new = "FAKE-rotated-token-e2e-31337"
+    args = ("rotate", "--credentials", str(shared), "--config-dir", str(config), "--nameservers", live.nameserver)
+
+    bad_tokens = {"FAKE-rotate-expired-e2e": {"expires_in": 0}, "FAKE-rotate-viewonly-e2e": {"scopes": ("domain:view",)},
+                  "FAKE-rotate-narrow-e2e": {"domains": ("example.com",)}}
+    for secret, kw in bad_tokens.items():
+        live.standin.add_token(secret, **kw)
+    for stdin in [*(s + "\n" for s in bad_tokens), "", "  \n"]:
+        refused = command(*args, "--write-test", stdin=stdin)
+        assert refused.returncode == 2, (stdin, refused.stdout, refused.stderr)
+        assert refused.stdout.startswith("dns-gandi rotate CRITICAL - refused, nothing was changed")
+        assert shared.read_bytes() == original and sorted(shared.parent.glob("shared.ini.*")) == []
+        assert stdin.strip() not in refused.stdout + refused.stderr or not stdin.strip()
+
+    live.standin.add_token(new, name="certbot 2026")
+    rotated = command(*args, "--write-test", "-v", stdin=new + "\n")
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+    assert "replaced the credential" in rotated.stdout and "2 lineage(s) checked" in rotated.stdout
+    assert "[ ok ] write test example.org" in rotated.stdout and "Last safe day to rotate again" in rotated.stdout
+    assert shared.read_bytes() == original.replace(FAKE_TOKEN.encode(), new.encode())
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o640
+    (backup,) = shared.parent.glob("shared.ini.bak-*")
+    assert backup.read_bytes() == original and stat.S_IMODE(backup.stat().st_mode) == 0o600
+
+    # the old token is deleted in Gandi's panel: renewals must use the new one
+    del live.standin.tokens[FAKE_TOKEN]
+    before = {n: (config / "live" / n / "cert.pem").read_bytes() for n in ("example.com", "www.example.org")}
+    renewed = live.run_certbot(tmp_path, "renew", "--force-renewal")
+    ok(renewed)
+    for name, pem in before.items():
+        assert (config / "live" / name / "cert.pem").read_bytes() != pem
+    assert live.standin.challenge_records() == {}
+    quiet = cron(config, live)  # all is well: the cron line prints nothing, so cron mails nothing
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+
+    blobs = [rotated.stdout, rotated.stderr, renewed.stdout, renewed.stderr]
+    blobs += [p.read_text(errors="replace") for p in (tmp_path / "logs").rglob("*") if p.is_file()]
+    assert "LiveDNS" in rotated.stderr  # -v logged the requests
+    assert all(new not in blob and FAKE_TOKEN not in blob for blob in blobs)

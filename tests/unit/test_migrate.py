@@ -1,0 +1,232 @@
+"""`certbot-dns-gandi-pat migrate`: legacy lineages rewritten, every other byte kept."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from certbot_dns_gandi_pat import cli, doctor, files, lineages, migrate
+from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
+from tests.unit.test_lineages import hold_certbot_lock, release, write_lineage
+
+LEGACY_INI = (
+    "# Gandi credentials, created 2019\n"
+    f"certbot_plugin_gandi:dns_api_key={FAKE_API_KEY}\n"
+    "   # certbot_plugin_gandi:dns_api_key = oldoldoldoldoldoldold123\n"
+    "certbot_plugin_gandi:dns_sharing_id = 01234567-89ab-cdef-0123-456789abcdef  # our org\n"
+)
+MIGRATED_INI = (
+    "# Gandi credentials, created 2019\n"
+    f"dns_gandi_api_key={FAKE_API_KEY}\n"
+    "   # certbot_plugin_gandi:dns_api_key = oldoldoldoldoldoldold123\n"
+    "dns_gandi_sharing_id = 01234567-89ab-cdef-0123-456789abcdef  # our org\n"
+)
+
+
+def run(config_dir: Path, *args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = cli.main(["migrate", "--config-dir", str(config_dir), *args], out=out)
+    return code, out.getvalue()
+
+
+def snapshot(*roots: Path) -> dict[str, tuple[bytes, int, int, int]]:
+    """Every file and directory: content, mode, mtime (ns) and inode."""
+    seen = {}
+    for root in roots:
+        for path in [root, *root.rglob("*")]:
+            info = path.lstat()
+            data = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+            seen[str(path)] = (data, info.st_mode, info.st_mtime_ns, info.st_ino)
+    return seen
+
+
+@pytest.fixture
+def legacy(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A config dir with one legacy lineage, one current lineage and one of another authenticator."""
+    config_dir, secrets = tmp_path / "letsencrypt", tmp_path / "secrets"
+    secrets.mkdir()
+    old_ini = secrets / "legacy.ini"
+    old_ini.write_text(LEGACY_INI)
+    old_ini.chmod(0o640)
+    if os.geteuid() == 0:
+        os.chown(old_ini, 0, 4242)
+    new_ini = secrets / "gandi.ini"
+    new_ini.write_text(f"dns_gandi_token = {FAKE_TOKEN}\n")
+    new_ini.chmod(0o600)
+    write_lineage(config_dir, "old.example.org", old_ini, legacy=True)
+    write_lineage(config_dir, "example.com", new_ini)
+    write_lineage(config_dir, "web.example.net", None, authenticator="webroot")
+    return config_dir, old_ini, new_ini
+
+
+def test_dry_run_shows_a_masked_diff_and_touches_nothing(legacy: tuple[Path, Path, Path]) -> None:
+    config_dir, old_ini, _ = legacy
+    before = snapshot(config_dir, old_ini.parent)
+    code, out = run(config_dir, "--dry-run")
+    assert code == doctor.OK, out
+    assert snapshot(config_dir, old_ini.parent) == before
+    assert out.splitlines()[0] == ("dns-gandi migrate OK - dry run: 2 file(s) would change for old.example.org; "
+                                   "nothing was written")
+    conf = config_dir / "renewal" / "old.example.org.conf"
+    assert f"{conf} (renewal configuration): authenticator certbot-plugin-gandi:dns -> dns-gandi; " \
+           "certbot_plugin_gandi:dns_propagation_seconds -> dns_gandi_propagation_seconds; " \
+           "certbot_plugin_gandi:dns_credentials -> dns_gandi_credentials" in out
+    assert "\n-authenticator = certbot-plugin-gandi:dns\n" in out and "\n+authenticator = dns-gandi\n" in out
+    assert f"\n-certbot_plugin_gandi:dns_credentials = {old_ini}\n" in out
+    assert f"\n+dns_gandi_credentials = {old_ini}\n" in out
+    assert "-certbot_plugin_gandi:dns_api_key=***\n+dns_gandi_api_key=***\n" in out
+    assert "   # certbot_plugin_gandi:dns_api_key = ***\n" in out  # a commented-out old key is masked too
+    assert "+dns_gandi_sharing_id = 01234567-89ab-cdef-0123-456789abcdef  # our org\n" in out
+    assert FAKE_API_KEY not in out and "oldoldold" not in out and FAKE_TOKEN not in out
+
+
+def test_migrate_rewrites_only_the_old_names(legacy: tuple[Path, Path, Path]) -> None:
+    config_dir, old_ini, new_ini = legacy
+    conf = config_dir / "renewal" / "old.example.org.conf"
+    original_conf, original_ini = conf.read_bytes(), old_ini.read_bytes()
+    untouched = snapshot(config_dir / "renewal" / "example.com.conf", config_dir / "renewal" / "web.example.net.conf",
+                         new_ini)
+    code, out = run(config_dir)
+    assert code == doctor.OK, out
+    assert out.startswith("dns-gandi migrate OK - rewrote 2 file(s) for old.example.org\n")
+    expected = (original_conf.decode()
+                .replace("authenticator = certbot-plugin-gandi:dns", "authenticator = dns-gandi")
+                .replace("certbot_plugin_gandi:dns_", "dns_gandi_"))
+    assert conf.read_text() == expected
+    assert old_ini.read_text() == MIGRATED_INI
+    assert stat.S_IMODE(old_ini.stat().st_mode) == 0o640
+    if os.geteuid() == 0:
+        assert old_ini.stat().st_gid == 4242
+    # the backups restore the originals byte for byte; the INI's is 600 at most
+    (conf_backup,) = conf.parent.glob("old.example.org.conf.bak-*")
+    (ini_backup,) = old_ini.parent.glob("legacy.ini.bak-*")
+    assert conf_backup.read_bytes() == original_conf and ini_backup.read_bytes() == original_ini
+    assert stat.S_IMODE(ini_backup.stat().st_mode) == 0o600
+    assert f"(backup: {ini_backup})" in out and f"(backup: {conf_backup})" in out
+    assert untouched == snapshot(config_dir / "renewal" / "example.com.conf",
+                                 config_dir / "renewal" / "web.example.net.conf", new_ini)
+    # certbot's glob ignores the backup; the lineage now reads as current
+    found, _ = lineages.find(str(config_dir))
+    assert [(x.name, x.legacy) for x in found] == [("example.com", False), ("old.example.org", False)]
+    assert not (config_dir / ".certbot.lock").exists()
+    assert FAKE_API_KEY not in out and FAKE_TOKEN not in out
+
+
+def test_second_run_changes_nothing(legacy: tuple[Path, Path, Path]) -> None:
+    config_dir, old_ini, _ = legacy
+    assert run(config_dir)[0] == doctor.OK
+    before = snapshot(config_dir, old_ini.parent)
+    code, out = run(config_dir)
+    assert code == doctor.OK
+    assert out.strip() == ("dns-gandi migrate OK - nothing to migrate: 2 lineage(s) already use the current "
+                           "form (example.com, old.example.org)")
+    assert snapshot(config_dir, old_ini.parent) == before
+
+
+def test_an_ini_with_an_old_and_a_current_credential_is_refused(legacy: tuple[Path, Path, Path]) -> None:
+    config_dir, old_ini, _ = legacy
+    old_ini.write_text(LEGACY_INI + f"dns_gandi_token = {FAKE_TOKEN}\n")
+    before = snapshot(config_dir, old_ini.parent)
+    for args in ((), ("--dry-run",)):
+        code, out = run(config_dir, *args)
+        assert code == doctor.CRITICAL
+        assert out.startswith("dns-gandi migrate CRITICAL - refused, nothing was changed: 1 problem(s)\n")
+        assert f"[FAIL] {old_ini}: holds both certbot_plugin_gandi:dns_api_key (old name) and dns_gandi_token" in out
+        assert snapshot(config_dir, old_ini.parent) == before
+        assert FAKE_TOKEN not in out and FAKE_API_KEY not in out
+
+
+def test_renewal_keys_present_under_both_names(legacy: tuple[Path, Path, Path]) -> None:
+    config_dir, _, _ = legacy
+    conf = config_dir / "renewal" / "old.example.org.conf"
+    conf.write_text(conf.read_text() + "dns_gandi_propagation_seconds = 10\n")
+    code, out = run(config_dir)
+    assert code == doctor.OK, out
+    assert "removed certbot_plugin_gandi:dns_propagation_seconds (same value as dns_gandi_propagation_seconds)" in out
+    assert conf.read_text().count("propagation_seconds") == 1
+    conf.write_text(conf.read_text() + "certbot_plugin_gandi:dns_credentials = /elsewhere.ini\n")
+    code, out = run(config_dir)
+    assert code == doctor.CRITICAL
+    assert "both certbot_plugin_gandi:dns_credentials (old name) and dns_gandi_credentials are set, to different values" in out
+
+
+def test_refused_while_certbot_runs(legacy: tuple[Path, Path, Path]) -> None:
+    config_dir, old_ini, _ = legacy
+    proc = hold_certbot_lock(config_dir)
+    try:
+        before = snapshot(config_dir / "renewal", old_ini.parent)
+        code, out = run(config_dir)
+        assert code == doctor.CRITICAL
+        assert out.startswith(f"dns-gandi migrate CRITICAL - refused: certbot is running: it holds its lock "
+                              f"{config_dir / '.certbot.lock'}")
+        code, dry = run(config_dir, "--dry-run")
+        assert code == doctor.OK and "[warn] certbot is running now" in dry
+        assert snapshot(config_dir / "renewal", old_ini.parent) == before
+    finally:
+        release(proc)
+
+
+def test_a_linked_ini_is_migrated_where_it_lives(tmp_path: Path) -> None:
+    real = tmp_path / "real.ini"
+    real.write_text(LEGACY_INI)
+    real.chmod(0o600)
+    link = tmp_path / "link.ini"
+    link.symlink_to(real)
+    write_lineage(tmp_path / "le", "old.example.org", link, legacy=True)
+    code, out = run(tmp_path / "le")
+    assert code == doctor.OK, out
+    assert link.is_symlink() and real.read_text() == MIGRATED_INI
+
+
+def test_current_lineage_with_a_legacy_ini(tmp_path: Path) -> None:
+    creds = tmp_path / "g.ini"
+    creds.write_text(f"certbot_plugin_gandi:dns_token = {FAKE_TOKEN}\n")
+    creds.chmod(0o600)
+    write_lineage(tmp_path / "le", "example.com", creds)
+    code, out = run(tmp_path / "le")
+    assert code == doctor.OK
+    assert "rewrote 1 file(s) for current lineages" in out
+    assert creds.read_text() == f"dns_gandi_token = {FAKE_TOKEN}\n"
+
+
+def test_a_failed_write_stops_with_the_file_unchanged(legacy: tuple[Path, Path, Path],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    config_dir, old_ini, _ = legacy
+    conf = config_dir / "renewal" / "old.example.org.conf"
+    original = conf.read_bytes()
+    real_replace = os.replace
+
+    def replace(src: str, dst: str) -> None:
+        if dst.endswith(".conf"):
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", replace)
+    code, out = run(config_dir)
+    assert code == doctor.CRITICAL
+    assert out.startswith(f"dns-gandi migrate CRITICAL - stopped at {conf}: No space left on device; that file is unchanged")
+    assert f"[ ok ] {old_ini}: certbot_plugin_gandi:dns_api_key -> dns_gandi_api_key" in out
+    assert conf.read_bytes() == original
+    assert not [p for p in conf.parent.iterdir() if p.name.endswith(".tmp")]
+    assert not (config_dir / ".certbot.lock").exists()
+    monkeypatch.setattr(files.os, "replace", real_replace)
+    code, out = run(config_dir)  # the next run finishes the job
+    assert code == doctor.OK and "rewrote 1 file(s)" in out
+
+
+def test_nothing_here(tmp_path: Path) -> None:
+    code, out = run(tmp_path / "missing")
+    assert code == doctor.UNKNOWN and "does not exist" in out
+    (tmp_path / "renewal").mkdir()
+    code, out = run(tmp_path)
+    assert code == doctor.OK and "nothing to migrate: no lineage under" in out
+
+
+def test_mask_keeps_harmless_values() -> None:
+    text = "dns_gandi_api_url = http://x\n#dns_gandi_token=abc\ndns_gandi_token = abc\nplain words abc\n"
+    assert migrate.mask(text, ["abc"]) == ("dns_gandi_api_url = http://x\n#dns_gandi_token=***\n"
+                                           "dns_gandi_token = ***\nplain words ***\n")
