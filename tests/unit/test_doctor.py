@@ -182,7 +182,7 @@ def test_exit_code_precedence() -> None:
 
 def test_internationalized_domains_use_idna_2008(tmp_path: Path, standin: StandIn) -> None:
     standin.add_zone("xn--strae-oqa.example")
-    code, out = run("--credentials", ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN), "straße.example")
+    _, out = run("--credentials", ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN), "straße.example")
     assert "_acme-challenge.xn--strae-oqa.example is written in LiveDNS zone xn--strae-oqa.example" in out
     assert "strasse" not in out
 
