@@ -53,4 +53,4 @@ Examples
      -d example.com -d '*.example.com'
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -239,3 +239,41 @@ def test_unsafe_permissions_are_said_once(live: Stack, tmp_path: Path) -> None:
     result = run(live, tmp_path, creds, "open.example.com")
     ok(result)
     assert result.stderr.count(f"Unsafe permissions on credentials configuration file: {creds}") == 1
+
+
+def test_two_packages_registering_dns_gandi(live: Stack, tmp_path: Path) -> None:
+    """What certbot and doctor say with certbot-dns-gandi still installed beside this package."""
+    site = tmp_path / "site"
+    (site / "certbot_dns_gandi").mkdir(parents=True)
+    (site / "certbot_dns_gandi" / "__init__.py").write_text("")
+    # A stand-in for the other package's plugin class: any certbot plugin will do.
+    (site / "certbot_dns_gandi" / "main.py").write_text(
+        "from certbot_dns_gandi_pat.dns_gandi import Authenticator as Authenticator\n")
+    info = site / "certbot_dns_gandi-1.6.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: certbot-dns-gandi\nVersion: 1.6.2\n")
+    (info / "entry_points.txt").write_text("[certbot.plugins]\ndns-gandi = certbot_dns_gandi.main:Authenticator\n")
+    env = dict(live.certbot_env(), PYTHONPATH=str(site))
+    result = subprocess.run(live.certbot_args(tmp_path, "plugins")[:1] + ["plugins", "--config-dir", str(tmp_path / "c"),
+                            "--work-dir", str(tmp_path / "w"), "--logs-dir", str(tmp_path / "l")],
+                            env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "plugin errored while loading: Duplicate plugin name dns-gandi from" in result.stderr
+    creds = live.credentials("dup.ini", dns_gandi_token=FAKE_TOKEN)
+    exe = str(Path(sys.executable).parent / "certbot-dns-gandi-pat")
+    doctor = subprocess.run([exe, "doctor", "--credentials", str(creds)], env=env, capture_output=True, text=True,
+                            check=False)
+    assert doctor.returncode == 2
+    assert "[FAIL] plugin: certbot-dns-gandi also registers the dns-gandi authenticator" in doctor.stdout
+
+
+def test_a_negative_value_after_a_space(live: Stack, tmp_path: Path) -> None:
+    creds = live.credentials("neg.ini", dns_gandi_token=FAKE_TOKEN)
+    result = run(live, tmp_path, creds, "neg.example.com", extra=("--dns-gandi-expiry-warning-days", "-5"))
+    assert result.returncode != 0
+    # certbot >= 2.7.2 stops in its own parser (certbot issue 9811); older ones reach the plugin's check
+    assert ("Action corresponding to argument -5 is None" in result.stderr
+            or "--dns-gandi-expiry-warning-days must be a whole number of days from 0 to 3650" in result.stderr)
+    result = run(live, tmp_path / "b", creds, "neg.example.com", extra=("--dns-gandi-expiry-warning-days=-5",))
+    assert "The error was: --dns-gandi-expiry-warning-days must be a whole number of days from 0 to 3650" in result.stderr
+    assert live.standin.count() == 0
