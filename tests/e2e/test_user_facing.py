@@ -254,9 +254,9 @@ def test_two_packages_registering_dns_gandi(live: Stack, tmp_path: Path) -> None
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: certbot-dns-gandi\nVersion: 1.6.2\n")
     (info / "entry_points.txt").write_text("[certbot.plugins]\ndns-gandi = certbot_dns_gandi.main:Authenticator\n")
     env = dict(live.certbot_env(), PYTHONPATH=str(site))
-    result = subprocess.run(live.certbot_args(tmp_path, "plugins")[:1] + ["plugins", "--config-dir", str(tmp_path / "c"),
-                            "--work-dir", str(tmp_path / "w"), "--logs-dir", str(tmp_path / "l")],
-                            env=env, capture_output=True, text=True, timeout=60, check=False)
+    certbot = str(Path(sys.executable).parent / "certbot")
+    result = subprocess.run([certbot, "plugins", "--config-dir", str(tmp_path / "c"), "--work-dir",
+                             str(tmp_path / "w"), "--logs-dir", str(tmp_path / "l")], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode != 0
     assert "plugin errored while loading: Duplicate plugin name dns-gandi from" in result.stderr
     creds = live.credentials("dup.ini", dns_gandi_token=FAKE_TOKEN)
