@@ -201,21 +201,25 @@ class Doctor:
             self.check_write(client, zone)
 
     def check_write(self, client: livedns.LiveDNSClient, zone: str) -> None:
-        # No real challenge is ever named like this, so nothing can collide.
-        name = f"_certbot-dns-gandi-pat-doctor-{secrets.token_hex(4)}"
-        value = f"write test {secrets.token_hex(8)}"
-        try:
-            client.add_txt(zone, name, [value])
-        except livedns.LiveDNSError as exc:
-            self.add(f"write test {zone}", FAIL, str(exc))
-            return
-        try:
-            client.remove_txt(zone, name, [value])
-        except livedns.LiveDNSError as exc:
-            self.add(f"write test {zone}", FAIL, f"created {name}.{zone} but could not "
-                     f"remove it: {exc}", f"delete TXT {name}.{zone} in Gandi's admin panel")
-            return
-        self.add(f"write test {zone}", PASS, f"created and removed TXT {name}.{zone}")
+        self.checks.append(write_test(client, zone, "doctor"))
+
+
+def write_test(client: livedns.LiveDNSClient, zone: str, who: str) -> Check:
+    """Create and remove a TXT record at a name no challenge ever uses."""
+    name = f"_certbot-dns-gandi-pat-{who}-{secrets.token_hex(4)}"
+    value = f"{who} write test {secrets.token_hex(8)}"
+    label = f"write test {zone}"
+    try:
+        client.add_txt(zone, name, [value])
+    except livedns.LiveDNSError as exc:
+        return Check(label, FAIL, exc.headline, exc.advice or "the token needs \"Manage domain name "
+                     "technical configurations\" on this zone")
+    try:
+        client.remove_txt(zone, name, [value])
+    except livedns.LiveDNSError as exc:
+        return Check(label, FAIL, f"created TXT {name}.{zone} but could not remove it: {exc.headline}",
+                     f"delete TXT {name}.{zone} in Gandi's admin panel")
+    return Check(label, PASS, f"created and removed TXT {name}.{zone}")
 
 
 def exit_code(checks: Sequence[Check]) -> int:

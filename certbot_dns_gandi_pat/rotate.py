@@ -30,7 +30,6 @@ import datetime as dt
 import getpass
 import hashlib
 import os
-import secrets
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -312,20 +311,10 @@ class Rotation:
         return list(zones)
 
     def check_write(self, client: livedns.LiveDNSClient, zone: str) -> None:
-        name = f"_certbot-dns-gandi-pat-rotate-{secrets.token_hex(4)}"
-        value = f"rotate write test {secrets.token_hex(8)}"
-        try:
-            client.add_txt(zone, name, [value])
-        except livedns.LiveDNSError as exc:
-            raise refused(f"write test in {zone}: {renewals.headline(exc)}",
-                          "the token needs \"Manage domain name technical configurations\" on this zone") from None
-        try:
-            client.remove_txt(zone, name, [value])
-        except livedns.LiveDNSError as exc:
-            raise refused(f"write test in {zone}: created TXT {name}.{zone} but could not remove it: "
-                          f"{renewals.headline(exc)}",
-                          f"delete TXT {name}.{zone} in Gandi's admin panel") from None
-        self.add(f"write test {zone}", PASS, f"created and removed TXT {name}.{zone}")
+        check = doctor.write_test(client, zone, "rotate")
+        if check.status == FAIL:
+            raise refused(f"{check.name}: {check.detail}", check.advice)
+        self.add(check.name, PASS, check.detail)
 
     def write(self, path: str, old: _OldFile, data: bytes) -> str:
         try:

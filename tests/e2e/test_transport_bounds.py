@@ -12,20 +12,10 @@ import tracemalloc
 
 import pytest
 
-from certbot_dns_gandi_pat import config, livedns, transport
-from tests.conftest import FAKE_TOKEN
+from certbot_dns_gandi_pat import transport
+from tests.unit.test_transport import client_for, make_transport
 from teststack.rawserver import RawServer, answer, drip
 from teststack.standin import StandIn
-
-
-def make_transport(**kw: object) -> transport.Transport:
-    options: dict[str, object] = {"loopback": True, "user_agent": "test", "secrets": (FAKE_TOKEN,), **kw}
-    return transport.Transport(f"Bearer {FAKE_TOKEN}", **options)  # type: ignore[arg-type]
-
-
-def client_for(url: str, **kw: object) -> livedns.LiveDNSClient:
-    cfg = config.parse({"dns_gandi_token": FAKE_TOKEN, "dns_gandi_api_url": url}, "/etc/gandi.ini")
-    return livedns.LiveDNSClient(cfg, **kw)  # type: ignore[arg-type]
 
 
 def test_drip_fed_headers_cannot_hold_a_request_past_its_budget() -> None:

@@ -195,7 +195,7 @@ def test_write_refused(setup: tuple[Path, Path], standin: StandIn, monkeypatch: 
                       body='{"code":403,"message":"Access was denied to this resource.","object":"HTTPForbidden"}')
     before = state(creds)
     code, out = run(config_dir, creds, NEW, "--write-test", monkeypatch=monkeypatch)
-    assert code == doctor.CRITICAL and "write test in example.com: " in out
+    assert code == doctor.CRITICAL and "write test example.com: " in out
     assert state(creds) == before
 
 
