@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="warn when the token expires within this many days "
                      f"(default: {tokens.DEFAULT_WARNING_DAYS})")
     doc.add_argument("domains", nargs="*", metavar="DOMAIN")
+    _verbose(doc)
     doc.set_defaults(run=_doctor)
 
     ren = sub.add_parser("renewals", help="will every dns-gandi renewal on this machine succeed?")
@@ -149,8 +151,6 @@ def _migrate(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Tex
 
 
 def _rotate(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) -> int:
-    import os
-
     from certbot_dns_gandi_pat import rotate
 
     servers = _servers(args, parser)
@@ -162,17 +162,12 @@ def _rotate(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Text
 
 
 def _doctor(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) -> int:
-    servers = None
-    if args.nameservers:
-        try:
-            servers = dnscheck.resolve_addresses(
-                dnscheck.parse_nameservers(args.nameservers, option="--nameservers"))
-        except dnscheck.DNSCheckError as exc:
-            parser.error(str(exc))
-    check = doctor.Doctor(args.credentials, args.domains, nameservers=servers,
-                          write_test=args.write_test, expiry_days=args.expiry_warning_days)
-    checks = check.run()
-    print(doctor.render(checks, args.json, check.secret), file=out)
+    servers = _servers(args, parser)
+    with _logging(args.verbose):
+        check = doctor.Doctor(args.credentials, args.domains, nameservers=servers,
+                              write_test=args.write_test, expiry_days=args.expiry_warning_days)
+        checks = check.run()
+        print(doctor.render(checks, args.json, check.secret), file=out)
     return doctor.exit_code(checks)
 
 
