@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -277,3 +278,25 @@ def test_a_negative_value_after_a_space(live: Stack, tmp_path: Path) -> None:
     result = run(live, tmp_path / "b", creds, "neg.example.com", extra=("--dns-gandi-expiry-warning-days=-5",))
     assert "The error was: --dns-gandi-expiry-warning-days must be a whole number of days from 0 to 3650" in result.stderr
     assert live.standin.count() == 0
+
+
+def test_interactive_runs_list_the_plugin_and_ask_for_the_credentials(live: Stack, tmp_path: Path) -> None:
+    """certbot prepares every plugin for its menu before any path is known; the prompt still works."""
+    creds = live.credentials("inter.ini", dns_gandi_token=FAKE_TOKEN)
+
+    def certbot(run_dir: str, feed: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        args = [a for a in live.certbot_args(tmp_path / run_dir, "certonly") if a != "--non-interactive"]
+        return subprocess.run([*args, "--force-interactive", "--dns-gandi-nameservers", live.nameserver,
+                               "-d", "inter.example.com", *extra], input=feed, env=live.certbot_env(),
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    menu = certbot("menu", "c\n").stdout
+    entries = re.findall(r"(?ms)^(\d+): (.*?)(?=^\d+: |^- - )", menu)
+    choice = next(number for number, text in entries if text.strip().endswith("(dns-gandi)"))
+    picked = certbot("pick", f"{choice}\n{creds}\n")
+    ok(picked)
+    assert "Input the path to your Gandi credentials INI file" in picked.stdout
+    named = certbot("named", f"{creds}\n", "-a", "dns-gandi")
+    ok(named)
+    conf = (tmp_path / "named" / "config" / "renewal" / "inter.example.com.conf").read_text()
+    assert f"dns_gandi_credentials = {creds}" in conf
