@@ -219,9 +219,16 @@ class ChallengeRecords:
         return None
 
     def _save_journal(self) -> None:
-        if self._journal is not None:
+        if self._journal is None:
+            return
+        try:
             self._journal.save({(r.zone, r.name): w.values for r, w in self._writes.items()
                                 if w.state != REFUSED})
+        except OSError as exc:
+            # A full disk must not cost the certificate: go on without a journal.
+            logger.warning("Cannot write the journal %s (%s); a crash now would leave the challenge "
+                           "values in the zone", self._journal.path, exc.strerror or exc)
+            self._journal = None
 
     def _map(self, fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
         if self._concurrency == 1 or len(items) <= 1:

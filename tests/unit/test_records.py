@@ -275,3 +275,13 @@ def test_recovery_failures_keep_the_journal(standin: StandIn, tmp_path: Path) ->
     standin.add_fault(method="PATCH", status=403, times=-1)
     records.recover(client_for(standin), str(directory), "/etc/g.ini")
     assert path.exists() and standin.txt("example.com", "_acme-challenge") == ["left"]
+
+
+def test_a_journal_that_cannot_be_written_does_not_stop_the_run(standin: StandIn, tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(blocker / "j"), "/etc/g.ini", standin.api_url))
+    recs.add([("_acme-challenge.example.com", "v")])
+    assert recs.remove_all() == [] and standin.challenge_records() == {}
+    assert sum("Cannot write the journal" in m for m in caplog.messages) == 1
