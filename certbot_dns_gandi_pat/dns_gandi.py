@@ -190,7 +190,8 @@ class Authenticator(dns_common.DNSAuthenticator):
         if self._records is None:
             assert self._gandi is not None
             directory = self._journal_dir()
-            cnames = dnscheck.CnameResolver(list(self._nameservers) if self._nameservers else None)
+            cnames = dnscheck.CnameResolver(list(self._nameservers) if self._nameservers else None,
+                                            lenient=True)
             self._records = records.ChallengeRecords(
                 self._get_client(), resolve_target=cnames.target, concurrency=self.concurrency,
                 journal=journal.Journal(directory, self._gandi.source, self._gandi.api_url)

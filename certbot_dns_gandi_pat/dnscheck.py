@@ -40,6 +40,10 @@ class DNSCheckError(Exception):
     """A DNS check failed; the message says what to do about it."""
 
 
+class NoAnswer(DNSCheckError):
+    """No DNS server answered: whether there is a CNAME is unknown."""
+
+
 class PropagationTimeout(DNSCheckError):
     """Reachable nameservers still did not serve every value at the deadline."""
 
@@ -162,11 +166,15 @@ class CnameResolver:
 
     def __init__(
         self, servers: Optional[Sequence[Server]] = None, *, query_fn: QueryFn = query,
-        timeout: float = 3.0,
+        timeout: float = 3.0, lenient: bool = False,
     ) -> None:
+        # lenient: a run that cannot ask DNS still writes at the name itself
+        # (the propagation check then says loudly that nobody answers); the
+        # checking commands must instead say they could not check.
         self._servers = list(servers or [])
         self._query = query_fn
         self._timeout = timeout
+        self._lenient = lenient
 
     def target(self, name: str) -> str:
         chain = [name.rstrip(".").lower()]
@@ -189,23 +197,22 @@ class CnameResolver:
                 answer = self._query(name, "CNAME", server, True, self._timeout)
                 if answer is not None:
                     return answer.cname
-            # As with the system resolver below: without an answer, assume no
-            # delegation; the propagation check then says loudly that these
-            # servers do not answer.
-            logger.warning("None of %s answered a CNAME query for %s; assuming it is not delegated",
-                           _fmt(self._servers), name)
-            return None
+            return self._unknown(name, f"none of {_fmt(self._servers)} answered a CNAME query")
         try:
             rrset = dns.resolver.resolve(name, "CNAME", raise_on_no_answer=False, lifetime=self._timeout)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoNameservers):
             return None
         except dns.exception.DNSException as exc:
-            # Delegation is optional: without an answer, assume there is none.
-            logger.warning("Could not check %s for a CNAME (%s); assuming there is none", name, exc)
-            return None
+            return self._unknown(name, f"the system resolver gave no answer ({type(exc).__name__})")
         if rrset.rrset is None:
             return None
         return str(next(iter(rrset.rrset)).target.to_text(omit_final_dot=True)).lower()
+
+    def _unknown(self, name: str, why: str) -> Optional[str]:
+        if not self._lenient:
+            raise NoAnswer(f"cannot tell whether {name} is delegated by CNAME: {why}")
+        logger.warning("Cannot tell whether %s is delegated by CNAME (%s); assuming it is not", name, why)
+        return None
 
 
 @dataclass

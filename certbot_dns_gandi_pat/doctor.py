@@ -124,7 +124,8 @@ class Doctor:
             self.add("credential", PASS, "accepted by LiveDNS (it may not list domains)")
             return True
         except livedns.LiveDNSError as exc:
-            self.add("credential", FAIL, str(exc))
+            # Rejected is CRITICAL; unreachable or failing LiveDNS is "could not check".
+            self.add("credential", FAIL if exc.refused else SKIP, exc.headline, exc.advice)
             return False
         self.add("credential", PASS, f"accepted by LiveDNS; {count} domain(s) visible")
         return True
@@ -174,7 +175,21 @@ class Doctor:
             challenge = f"_acme-challenge.{name}"
             target = dnscheck.CnameResolver(self.nameservers).target(challenge)
             zone = client.find_zone(target)
-        except (livedns.LiveDNSError, dnscheck.DNSCheckError) as exc:
+        except dnscheck.NoAnswer as exc:
+            self.add(label, SKIP, f"could not check: {exc}",
+                     "allow DNS queries from this host, or name reachable servers with --nameservers")
+            return
+        except livedns.ForbiddenError as exc:
+            self.add(label, FAIL, exc.headline,
+                     f"give the token \"Manage domain name technical configurations\" on {domain} (the "
+                     "whole organization, or this domain among its resources), in the organization that "
+                     "owns the domain (dns_gandi_sharing_id, if set, must be that organization)")
+            return
+        except livedns.LiveDNSError as exc:
+            known = exc.refused or isinstance(exc, livedns.ZoneNotFoundError)
+            self.add(label, FAIL if known else SKIP, exc.headline, exc.advice)
+            return
+        except dnscheck.DNSCheckError as exc:
             self.add(label, FAIL, str(exc))
             return
         via = f" (delegated by CNAME to {target})" if target != challenge else ""
@@ -251,7 +266,7 @@ def render(checks: Sequence[Check], as_json: bool, secret: str, title: str = "dn
         lines = [summary(title, checks)]
         for check in checks:
             lines.append(f"{_MARKS[check.status]} {check.name}: {check.detail}")
-            if check.advice and check.status in (FAIL, WARN):
+            if check.advice and check.status != PASS:
                 lines.append(f"       -> {check.advice}")
         text = "\n".join(lines)
     # Belt and braces: no check prints the credential, and none may ever.

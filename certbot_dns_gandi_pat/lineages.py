@@ -233,6 +233,17 @@ def parse_interval(text: str) -> Optional[dt.timedelta]:
     return dt.timedelta(seconds=seconds)
 
 
+# certbot renews at its first run after a renewal is due: twice a day from cron
+# or Debian's timer, which adds up to 12 hours of random delay. A token counts
+# as doing a renewal only if it is still valid two days after it is due.
+RUN_SLACK = dt.timedelta(days=2)
+
+
+def usable_until(expiry: dt.datetime) -> dt.datetime:
+    """The last moment a renewal can be due and still be done with a token expiring at ``expiry``."""
+    return expiry - RUN_SLACK
+
+
 @dataclass(frozen=True)
 class Schedule:
     """When certbot will renew this lineage: ``first`` and then every ``period``."""
@@ -251,7 +262,8 @@ class Schedule:
             when += self.period
 
     def first_failing(self, expiry: dt.datetime, now: dt.datetime) -> dt.datetime:
-        """The first renewal at or after ``expiry``: the one a token expiring then breaks."""
+        """The first renewal a token expiring at ``expiry`` cannot do."""
+        expiry = usable_until(expiry)
         start = max(self.first, now)
         if expiry <= start or self.period <= dt.timedelta(0):
             return max(start, expiry)

@@ -366,10 +366,11 @@ class Renewals:
         renewals = plan.renewals(self.now)
         first = next(renewals)
         second = next(renewals, None)
-        if expiry <= first:
+        usable = lineages.usable_until(expiry)
+        if usable <= first:
             report.add(FAIL, f"the token{name} expires on {_day(expiry)}, before the next renewal "
                        f"(due from {_day(first)})", deadline)
-        elif second is not None and expiry <= second:
+        elif second is not None and usable <= second:
             report.add(WARN, f"the token{name} expires on {_day(expiry)}: after the next renewal (due from "
                        f"{_day(first)}) but before the one after it (from {_day(second)})", deadline)
         elif expiry - self.now <= dt.timedelta(days=self.warning_days):

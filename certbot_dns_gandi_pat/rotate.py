@@ -339,16 +339,17 @@ class Rotation:
                 f"{fingerprint(token)}); {len(users)} lineage(s) checked")
         if info is not None and info.expires_at is not None:
             expiry = info.expires_at
-            failing = sorted((plan.first_failing(expiry, self.now), lineage.name) for lineage in users
-                             if lineage.autorenew
-                             for plan in [lineages.schedule(lineage, self.certbot_version)] if plan)
+            plans = [(plan, lineage.name) for lineage in users if lineage.autorenew
+                     for plan in [lineages.schedule(lineage, self.certbot_version)] if plan]
+            failing = sorted((plan.first_failing(expiry, self.now), name) for plan, name in plans)
             if failing:
                 when, name = failing[0]
                 why = f"the first renewal it cannot do, {name}'s, is due from {when:%Y-%m-%d}"
             else:
-                when, why = expiry, "no lineage uses this file"
+                why = "no lineage uses this file"
+            safe = lineages.last_safe_day([plan for plan, _ in plans], expiry, self.now)
             self.notes.append(f"The new token expires on {expiry:%Y-%m-%d}. Last safe day to rotate again: "
-                              f"{(when - lineages.DAY):%Y-%m-%d} ({why}); `certbot-dns-gandi-pat renewals "
+                              f"{safe:%Y-%m-%d} ({why}); `certbot-dns-gandi-pat renewals "
                               f"--config-dir {self.config_dir}` tells when.")
         else:
             self.notes.append("The new token's expiry is unknown: note the date Gandi's admin panel shows.")

@@ -9,10 +9,14 @@ import logging
 import socket
 import time
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
-from certbot_dns_gandi_pat import transport
+from certbot_dns_gandi_pat import doctor, transport
+from tests.conftest import FAKE_TOKEN
+from tests.unit.test_doctor import ini as doctor_ini
+from tests.unit.test_doctor import run as doctor_run
 from tests.unit.test_transport import client_for, make_transport
 from teststack.rawserver import RawServer, answer, drip
 from teststack.standin import StandIn
@@ -113,3 +117,12 @@ def test_the_breaker_stops_requests_after_an_exhausted_failure(standin: StandIn)
     http.reset_breaker()
     standin.faults.clear()
     assert http.request("GET", standin.api_url + "/domains").status == 200
+
+
+def test_an_unreachable_api_is_unknown_not_critical(tmp_path: Path, standin: StandIn) -> None:
+    path = doctor_ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN)
+    Path(path).write_text(Path(path).read_text().replace(standin.api_url, "http://127.0.0.1:9/v5/livedns"))
+    code, out = doctor_run("--credentials", path, "example.com")
+    assert code == doctor.UNKNOWN and out.startswith("dns-gandi doctor UNKNOWN - 1 skipped")
+    assert "[skip] credential: listing the LiveDNS domains: connection refused" in out
+    assert "       -> Check this host's network access to it" in out

@@ -202,3 +202,23 @@ def test_a_credential_under_the_wrong_key_is_not_printed(tmp_path: Path, standin
         code, out = run("--credentials", path, *extra)
         assert code == doctor.CRITICAL and "dns_gandi_sharing_id is not an organization id" in out
         assert FAKE_TOKEN not in out
+
+
+def test_silent_nameservers_make_the_domain_check_unknown(tmp_path: Path, standin: StandIn,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    def silent(self: object, name: str) -> str:
+        raise dnscheck.NoAnswer(f"cannot tell whether {name} is delegated by CNAME: none of 192.0.2.1 answered")
+
+    monkeypatch.setattr(dnscheck.CnameResolver, "target", silent)
+    code, out = run("--credentials", ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN), "example.com")
+    assert code == doctor.UNKNOWN
+    assert "[skip] domain example.com: could not check: cannot tell whether _acme-challenge.example.com" in out
+    assert "-> allow DNS queries from this host, or name reachable servers with --nameservers" in out
+
+
+def test_a_forbidden_domain_gets_advice_that_is_not_doctor_itself(tmp_path: Path, standin: StandIn) -> None:
+    standin.add_token("FAKE-other-org-1", organization="00000000-0000-4000-8000-000000000009")
+    code, out = run("--credentials", ini(tmp_path, standin, dns_gandi_token="FAKE-other-org-1",
+                                         dns_gandi_sharing_id="00000000-0000-4000-8000-000000000001"), "example.com")
+    assert code == doctor.CRITICAL
+    assert "[FAIL] domain example.com:" in out and "shows which is missing" not in out.split("[FAIL] domain")[1]

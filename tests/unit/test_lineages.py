@@ -173,7 +173,11 @@ def test_renewals_and_the_last_safe_day() -> None:
     renewals = plan.renewals(NOW)
     assert [next(renewals) for _ in range(3)] == [NOW + dt.timedelta(days=d) for d in (30, 90, 150)]
     # a token expiring on day 100 breaks the renewal of day 150
+    assert plan.first_failing(NOW + dt.timedelta(days=100), NOW) == NOW + dt.timedelta(days=150)
     assert lineages.last_safe_day([plan], NOW + dt.timedelta(days=100), NOW) == (NOW + dt.timedelta(days=149)).date()
+    # certbot renews at its first run after the due time: a token must outlast it by two days
+    assert plan.first_failing(NOW + dt.timedelta(days=91), NOW) == NOW + dt.timedelta(days=90)
+    assert plan.first_failing(NOW + dt.timedelta(days=92, seconds=1), NOW) == NOW + dt.timedelta(days=150)
     # expiring before the next renewal: that one fails
     assert lineages.last_safe_day([plan], NOW + dt.timedelta(days=10), NOW) == (NOW + dt.timedelta(days=29)).date()
     other = lineages.Schedule(NOW + dt.timedelta(days=5), dt.timedelta(days=60), "other")
