@@ -162,9 +162,10 @@ def _credentials_edit(doc: inifile.Document, expected: dict[str, Any], notes: li
     old = [k for k in expected if config.modern_key(k) in config.CREDENTIAL_KEYS]
     new = [k for k in expected if k in config.CREDENTIAL_KEYS]
     if old and new:
-        return [f"{doc.source}: holds both {', '.join(old)} (old name) and {', '.join(new)}; keep "
-                "the credential that works (`certbot-dns-gandi-pat doctor --credentials FILE` tells), "
-                "delete the other line, then run migrate again"]
+        return [f"{doc.source}: holds both {', '.join(old)} (old name) and {', '.join(new)}. This "
+                f"plugin reads only {', '.join(new)}: check it with `certbot-dns-gandi-pat doctor "
+                f"--credentials {doc.source}`, then delete the {', '.join(old)} line (or, if that "
+                "credential is the one that works, put it under the current name) and run migrate again"]
     return _rename_keys(doc, None, expected, notes)
 
 

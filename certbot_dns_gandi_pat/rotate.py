@@ -142,7 +142,8 @@ class Rotation:
                 del new_values[config.API_KEY]  # the line becomes the token line
             new_values[config.TOKEN] = token
             try:
-                gandi = config.parse(new_values, path)
+                # Named so that LiveDNS's errors speak of the new token, not the file's.
+                gandi = config.parse(new_values, f"{path} (new token)")
             except config.ConfigError as exc:
                 raise refused(str(exc)) from None
             old_name = self.old_token_name(old)
