@@ -143,6 +143,12 @@ class Authenticator(dns_common.DNSAuthenticator):
                 self._load_credentials()
             except errors.PluginError as exc:
                 raise _Misconfigured(f"{exc} (--dns-gandi-credentials)") from None
+            try:
+                # A rejected token or an unreachable API, found before the order;
+                # the domain listing is needed anyway and kept for the run.
+                self._get_client().check_access()
+            except livedns.LiveDNSError as exc:
+                raise _Misconfigured(str(exc)) from None
 
     def _check_number(self, option: str, low: int, high: int, unit: str) -> None:
         value = self.conf(option)

@@ -235,6 +235,10 @@ class LiveDNSClient:
             "list it (README: Troubleshooting).",
         )
 
+    def check_access(self) -> None:
+        """Raise when LiveDNS rejects the credential or cannot be reached (the listing is kept)."""
+        self._domain_list()
+
     def _domain_list(self) -> Optional[frozenset[str]]:
         if self._domains is False:
             try:

@@ -119,13 +119,22 @@ def test_ini_mistakes_become_plugin_errors_before_any_request(tmp_path: Path, st
     assert standin.count() == 0
 
 
-def test_expired_token_fails_with_advice_and_leaves_nothing(tmp_path: Path, standin: StandIn) -> None:
+def test_a_rejected_token_is_found_in_prepare_before_the_order(tmp_path: Path, standin: StandIn) -> None:
     standin.add_token("FAKE-expired-token-123", expires_in=0)
-    auth = make_auth(ini(tmp_path, standin, dns_gandi_token="FAKE-expired-token-123"))
-    with pytest.raises(errors.PluginError, match="HTTP 401.*expired") as err:
-        auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
-    assert "FAKE-expired-token-123" not in str(err.value)
-    auth.cleanup([FakeAchall("example.com")])  # type: ignore[list-item]
+    with pytest.raises(errors.MisconfigurationError, match="(?s)HTTP 401.*expired") as err:
+        make_auth(ini(tmp_path, standin, dns_gandi_token="FAKE-expired-token-123"))
+    assert "FAKE-expired-token-123" not in str(err.value) and repr(err.value) == str(err.value)
+    assert [m for m, _, _ in standin.log] == ["GET"]  # the listing only; nothing written
+
+
+def test_a_token_revoked_after_prepare_fails_in_perform(tmp_path: Path, standin: StandIn) -> None:
+    standin.add_token("FAKE-revoked-token-12", expires_in=300)
+    auth = make_auth(ini(tmp_path, standin, dns_gandi_token="FAKE-revoked-token-12"))
+    standin.tokens["FAKE-revoked-token-12"].expires_in = 0
+    with pytest.raises(errors.PluginError, match="(?s)HTTP 401.*expired") as err:
+        auth.perform([FakeAchall("www.example.com")])  # type: ignore[list-item]
+    assert "FAKE-revoked-token-12" not in str(err.value)
+    auth.cleanup([FakeAchall("www.example.com")])  # type: ignore[list-item]
     assert standin.challenge_records() == {}
 
 
@@ -215,12 +224,12 @@ def test_token_is_absent_from_debug_logs(tmp_path: Path, standin: StandIn, caplo
     caplog.set_level(logging.DEBUG)
     standin.add_token("FAKE-expired-token-123", expires_in=0)
     for token in (FAKE_TOKEN, "FAKE-expired-token-123"):
-        auth = make_auth(ini(tmp_path, standin, dns_gandi_token=token))
         try:
+            auth = make_auth(ini(tmp_path, standin, dns_gandi_token=token))
             auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+            auth.cleanup([])
         except errors.PluginError as exc:
             assert token not in str(exc)
-        auth.cleanup([])
         assert token not in caplog.text
     assert "LiveDNS POST" in caplog.text  # the debug log did record the traffic
 
