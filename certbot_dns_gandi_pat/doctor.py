@@ -140,17 +140,17 @@ class Doctor:
             self.add("token", SKIP, f"token information unreadable: {gandi.tokeninfo_url} gave "
                      f"{info.problem}")
             return
-        name = info.name or "(unnamed)"
+        name = f'"{info.name}"' if info.name else "(unnamed)"
         when = info.expires_at
         if when is None:
             self.add("token expiry", SKIP, f"token {name}: expiry unknown")
         else:
             now = dt.datetime.now(dt.timezone.utc)
-            days = (when - now).days
+            days = tokens.days_left(info, now)
             if when <= now:
                 self.add("token expiry", FAIL, f"token {name} expired on {when:%Y-%m-%d}",
                          config.PAT_HOWTO)
-            elif days < self.expiry_days:
+            elif tokens.expires_within(info, self.expiry_days, now):
                 self.add("token expiry", WARN,
                          f"token {name} expires in {days} day(s), on {when:%Y-%m-%d}",
                          "create a new token and run `certbot-dns-gandi-pat rotate` before that date")

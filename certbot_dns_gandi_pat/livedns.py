@@ -440,11 +440,13 @@ class LiveDNSClient:
                 return AuthError(
                     f"{what}: {detail}: Gandi rejected the Personal Access Token in {source}.",
                     status, advice="It has most likely expired (tokens last at most one year), or was "
-                    f"revoked or mistyped: create a new one and put it in {source} (README: Token rejected).")
+                    f"revoked or mistyped: create a new one and run `certbot-dns-gandi-pat rotate --credentials "
+                    f"{source}` (README: Token rejected).")
             return AuthError(
                 f"{what}: {detail}: Gandi rejected the legacy API key in {source}.", status,
-                advice=f"Gandi no longer issues API keys: create a Personal Access Token and replace "
-                f"{key} with dns_gandi_token in {source} (README: Token rejected).")
+                advice="Gandi no longer issues API keys: create a Personal Access Token and run "
+                f"`certbot-dns-gandi-pat rotate --credentials {source}`, which replaces the {key} line "
+                "(README: Token rejected).")
         if status == 403:
             org = "dns_gandi_sharing_id must name the domain's organization; " if self._config.sharing_id else ""
             return ForbiddenError(

@@ -97,10 +97,17 @@ def _expiry(body: dict[str, Any], now: dt.datetime) -> Optional[dt.datetime]:
 
 
 def days_left(info: TokenInfo, now: Optional[dt.datetime] = None) -> Optional[int]:
+    """Calendar days (UTC) until the expiry date, so that the count agrees with the date shown."""
     if info.expires_at is None:
         return None
     now = now or dt.datetime.now(dt.timezone.utc)
-    return max(0, (info.expires_at - now).days)
+    utc = dt.timezone.utc
+    return max(0, (info.expires_at.astimezone(utc).date() - now.astimezone(utc).date()).days)
+
+
+def expires_within(info: TokenInfo, days: int, now: Optional[dt.datetime] = None) -> bool:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return info.expires_at is not None and info.expires_at - now <= dt.timedelta(days=days)
 
 
 def expiry_warning(
@@ -108,7 +115,7 @@ def expiry_warning(
 ) -> Optional[str]:
     """One line when the token expires within ``days``; None otherwise."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    if days <= 0 or info.expires_at is None or info.expires_at - now > dt.timedelta(days=days):
+    if days <= 0 or info.expires_at is None or not expires_within(info, days, now):
         return None
     name = f' "{info.name}"' if info.name else ""
     if info.expires_at <= now:

@@ -3,6 +3,7 @@ progress, DNS blocked, retries, signals and crashes. The README quotes these mes
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -42,12 +43,16 @@ def run(stack: Stack, tmp: Path, creds: Path, *names: str, nameservers: str = ""
 def test_quiet_shows_an_expiring_token_once_and_nothing_when_healthy(live: Stack, tmp_path: Path) -> None:
     live.standin.add_token("FAKE-soon-quiet-1", expires_in=10 * 86400 + 3600, name="cron")
     soon = live.credentials("soon.ini", dns_gandi_token="FAKE-soon-quiet-1")
+    now = dt.datetime.now(dt.timezone.utc)
+    expiry = (now + dt.timedelta(days=10, hours=1)).date()
     result = run(live, tmp_path / "a", soon, "example.com", "*.example.com", extra=("--quiet",))
     ok(result)
     assert result.stdout == ""
-    assert result.stderr.count("expires on") == 1, result.stderr
-    assert result.stderr.startswith('The Gandi Personal Access Token "cron" in ')
-    assert "before the next renewal" in result.stderr and "FAKE-soon-quiet-1" not in result.stderr
+    # the line the README quotes, once, and nothing else
+    assert result.stderr == (
+        f'The Gandi Personal Access Token "cron" in {soon} expires on {expiry:%Y-%m-%d} '
+        f"(in {(expiry - now.date()).days} day(s)), before the next renewal: create a new token and run "
+        "`certbot-dns-gandi-pat rotate` (README: Rotating the token).\n"), result.stderr
     healthy = live.credentials("healthy.ini", dns_gandi_token=FAKE_TOKEN)
     result = run(live, tmp_path / "b", healthy, "www.example.com", extra=("--quiet",))
     ok(result)
@@ -79,6 +84,22 @@ def test_credential_mistakes_are_reported_before_the_order(live: Stack, tmp_path
         text = (tmp_path / run_dir / "logs" / "letsencrypt.log").read_text()
         assert "new-order" not in text and "Requesting a certificate" not in text  # no order at the CA
     assert live.standin.count() == 0
+
+
+def test_a_rejected_token_is_reported_before_the_order(live: Stack, tmp_path: Path) -> None:
+    creds = live.credentials("revoked.ini", dns_gandi_token="FAKE-revoked-e2e-0")
+    result = run(live, tmp_path, creds, "x.example.com")
+    assert result.returncode == 1
+    assert ("The dns-gandi plugin is not working; there may be problems with your existing configuration.\n"
+            "The error was: listing the LiveDNS domains: HTTP 401 (The server could not verify that you are "
+            f"authorized. - Unauthorized): Gandi rejected the Personal Access Token in {creds}.\n"
+            "It has most likely expired (tokens last at most one year), or was revoked or mistyped: create a "
+            f"new one and run `certbot-dns-gandi-pat rotate --credentials {creds}` (README: Token rejected).\n"
+            ) in result.stderr
+    assert "FAKE-revoked-e2e-0" not in result.stdout + result.stderr
+    text = (tmp_path / "logs" / "letsencrypt.log").read_text()
+    assert "new-order" not in text and "FAKE-revoked-e2e-0" not in text
+    assert live.standin.count("POST") == 0
 
 
 def test_option_values_are_refused_by_name_before_the_order(live: Stack, tmp_path: Path) -> None:

@@ -48,6 +48,14 @@ def test_scope_as_a_string() -> None:
     assert tokens.parse({"scope": "domain:tech domain:view"}, NOW).scopes == ("domain:tech", "domain:view")
 
 
+def test_days_left_counts_calendar_days_like_the_date_shown() -> None:
+    late = dt.datetime(2026, 1, 1, 23, 0, tzinfo=dt.timezone.utc)
+    info = tokens.parse({"expires_in": 10 * 86400 - 3600 * 22}, late)  # 2026-01-11 01:00
+    assert info.expires_at is not None and f"{info.expires_at:%Y-%m-%d}" == "2026-01-11"
+    assert tokens.days_left(info, late) == 10  # 9.08 days, but the date is ten days on
+    assert "expires on 2026-01-11 (in 10 day(s))" in (tokens.expiry_warning(info, 60, "f", late) or "")
+
+
 def test_expiry_warning_window() -> None:
     info = tokens.parse({"pat_name": "renewals", "expires_in": 5 * 86400}, NOW)
     warning = tokens.expiry_warning(info, 60, "/etc/g.ini", NOW)
