@@ -177,6 +177,12 @@ def read_file(path: str) -> GandiConfig:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read ({type(exc).__name__})") from None
+    sections = [name for name, value in confobj.items() if isinstance(value, dict)]
+    if sections:
+        # A "[gandi]" header hides every key under it from certbot, which reads
+        # only the top level: the file would look empty.
+        raise ConfigError(f"{path}: has a [{sections[0]}] section header, which hides the keys "
+                          f"below it; credentials files have no sections: delete the [{sections[0]}] line")
     for key in CREDENTIAL_KEYS:
         if confobj.get(key) is not None and _cut_by_comment(path, key):
             raise ConfigError(

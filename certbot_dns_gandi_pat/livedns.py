@@ -462,6 +462,10 @@ class LiveDNSClient:
             return _NotFound(f"{what}: {detail}", status)
         if status == 409:
             return _Conflict(f"{what}: {detail}", status)
+        if status == 429:
+            return LiveDNSError(f"{what}: {detail}, still after retries.", status,
+                                advice="Gandi LiveDNS is rate-limiting this host (1000 requests a minute "
+                                "per IP address; other clients on it count too); try again later.")
         if status in transport.RETRY_STATUSES:
             return LiveDNSError(f"{what}: {detail}, still after retries.", status,
                                 advice="Gandi LiveDNS is overloaded or failing; try again later.")

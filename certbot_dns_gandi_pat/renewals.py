@@ -63,6 +63,7 @@ class Credentials:
     legacy_keys: tuple[str, ...] = ()
     problem: Optional[str] = None  # why a renewal cannot use the file today
     denied: bool = False  # this user may not read it (certbot, as root, can)
+    missing: bool = False
     token: Optional[tokens.TokenInfo] = None
     rejected: Optional[str] = None  # LiveDNS refused the credential (HTTP 401)
     zones: dict[str, ZoneResult] = field(default_factory=dict)
@@ -94,7 +95,7 @@ def inspect_credentials(path: str) -> Credentials:
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        state.problem = f"{path} does not exist"
+        state.problem, state.missing = f"{path} does not exist", True
         return state
     except OSError as exc:
         state.problem = f"{path} cannot be read ({exc.strerror})"
@@ -311,8 +312,14 @@ class Renewals:
                            f"run: {migrate}")
             elif state.denied:
                 report.add(SKIP, state.problem, "run this as root, as certbot runs")
+            elif state.missing:
+                report.add(FAIL, state.problem,
+                           f"create it with the token (README: Credentials file), or store another file: "
+                           f"certbot reconfigure --cert-name {lineage.name} --dns-gandi-credentials FILE "
+                           f"(certbot 2.3+), or edit {lineages.CREDENTIALS} in {lineage.conf}")
             else:
-                report.add(FAIL, state.problem)
+                report.add(FAIL, state.problem, f"fix {state.path}, then check it with "
+                           f"`certbot-dns-gandi-pat doctor --credentials {state.path}`")
         elif state.legacy_keys:
             report.add(WARN, f"{state.path}: old prefixed keys are ignored: {', '.join(state.legacy_keys)}",
                        f"run: {migrate}")
@@ -409,7 +416,10 @@ class Renewals:
         for status in (FAIL, WARN, SKIP, PASS):
             names = [c.name for c in self.checks() if c.status == status]
             if names:
-                parts.append(f"{len(names)} {VERDICT_WORDS[status]}")
+                words = VERDICT_WORDS[status]
+                if len(names) > 1 and status == WARN:
+                    words = "need attention soon"
+                parts.append(f"{len(names)} {words}")
         worst = {doctor.CRITICAL: FAIL, doctor.WARNING: WARN, doctor.UNKNOWN: SKIP}.get(code)
         which = [c.name for c in self.checks() if c.status == worst]
         return f"{TITLE} {doctor.VERDICTS[code]} - {', '.join(parts)}" + (f" ({', '.join(which)})" if which else "")

@@ -201,6 +201,18 @@ def test_unparsable_file_does_not_quote_the_line(tmp_path: Path) -> None:
     assert path in str(err.value) and FAKE_TOKEN not in str(err.value)
 
 
+@pytest.mark.parametrize("text", [
+    f"[gandi]\ndns_gandi_token = {FAKE_TOKEN}\n",
+    f"dns_gandi_sharing_id = 01234567-89ab-cdef-0123-456789abcdef\n[gandi]\ndns_gandi_token = {FAKE_TOKEN}\n",
+])
+def test_a_section_header_is_named_instead_of_no_credential(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(config.ConfigError) as err:
+        config.read_file(path)
+    assert str(err.value) == (f"{path}: has a [gandi] section header, which hides the keys below it; "
+                              "credentials files have no sections: delete the [gandi] line")
+
+
 def test_world_readable_file_gets_certbots_warning_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write(tmp_path, f"dns_gandi_token = {FAKE_TOKEN}\n", mode=0o644)
     config.read_file(path)

@@ -282,6 +282,7 @@ def test_server_errors_say_try_later(client: livedns.LiveDNSClient, requests_moc
         client.nameservers("x.com")
     assert f"HTTP {status}" in str(err.value) and "try again later" in str(err.value)
     assert "<html>oops</html>" in str(err.value)
+    assert ("rate-limiting this host" in str(err.value)) == (status == 429)
 
 
 def test_redirect_is_not_followed(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:

@@ -169,8 +169,13 @@ def test_credentials_file_problems(tmp_path: Path, standin: StandIn) -> None:
     write_lineage(tmp_path, "sub.example.com", group)
     code, out = run(tmp_path)
     assert code == doctor.CRITICAL, out
+    assert out.startswith("dns-gandi renewals CRITICAL - 3 will fail at the next renewal, 2 need attention soon, "
+                          "1 ok ("), out.splitlines()[0]
     lines = {line.split(":")[0]: line for line in out.splitlines()[1:] if not line.startswith(" ")}
     assert f"{tmp_path / 'missing.ini'} does not exist" in lines["[FAIL] a.example.com"]
+    assert ("-> create it with the token (README: Credentials file), or store another file: certbot "
+            "reconfigure --cert-name a.example.com --dns-gandi-credentials FILE") in out
+    assert f"-> fix {bad}, then check it with `certbot-dns-gandi-pat doctor --credentials {bad}`" in out
     assert "dns_gandi_tokn looks like a misspelling of dns_gandi_token" in lines["[FAIL] b.example.com"]
     assert "no dns_gandi_credentials in" in lines["[FAIL] c.example.com"]
     assert "certbot reconfigure --cert-name c.example.com --dns-gandi-credentials FILE" in out
