@@ -30,11 +30,17 @@ def command(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 
 
 def cron(config: Path, stack: Stack) -> subprocess.CompletedProcess[str]:
-    """The README's cron line (prints only when something needs doing), on this config dir."""
-    line = 'out=$(/usr/local/bin/certbot-dns-gandi-pat renewals 2>&1) || echo "$out"'
-    line = line.replace("/usr/local/bin/certbot-dns-gandi-pat renewals",
-                        f"{EXE} renewals --config-dir {config} --nameservers {stack.nameserver}")
-    return subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=120, check=False)
+    """The README's cron recipe (prints only when something needs doing), on this config dir."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    recipe = readme[readme.index("# /etc/cron.d/certbot-dns-gandi-pat-renewals\n"):]
+    recipe = recipe[:recipe.index("```")]
+    (path,) = re.findall(r"(?m)^PATH=(.*)$", recipe)
+    (line,) = re.findall(r"(?m)^23 7 \* \* \* root (.*)$", recipe)
+    line = line.replace("certbot-dns-gandi-pat renewals",
+                        f"certbot-dns-gandi-pat renewals --config-dir {config} --nameservers {stack.nameserver}")
+    # the command as installed: this environment's bin directory stands in for /usr/local/bin
+    env = {"PATH": path.replace("/usr/local/bin", str(Path(EXE).parent))}
+    return subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=120, check=False, env=env)
 
 
 def credentials(stack: Stack, tmp: Path, name: str, lines: str, mode: int = 0o600) -> Path:

@@ -10,6 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from certbot_dns_gandi_pat import __version__
 from tests.packaging.helpers import SYSTEM_PATH, assert_lists_this_plugin, install_blocks, run_block
 
 
@@ -26,3 +27,4 @@ def test_pipx_block(tmp_path: Path) -> None:
     result = run_block(install_blocks()["pipx"], path=env["PATH"], certbot_dir=tmp_path / "certbot",
                        env={k: env[k] for k in ("PIPX_HOME", "PIPX_BIN_DIR", "PIPX_MAN_DIR")})
     assert_lists_this_plugin(result)
+    assert f"certbot-dns-gandi-pat {__version__}\n" in result.stdout, result.stdout[-2000:]
