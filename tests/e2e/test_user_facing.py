@@ -225,7 +225,8 @@ def test_values_of_a_killed_run_are_removed_by_the_next_run(live: Stack, tmp_pat
     live.standin.dns_delay = 0.0
     result = run(live, tmp_path, creds, "next.example.com")
     ok(result)
-    assert "Removed 1 TXT value(s) at _acme-challenge.killed.example.com left by an interrupted run" in result.stderr
+    assert re.search(r"Removed 1 TXT value\(s\) at _acme-challenge.killed.example.com left by an interrupted run "
+                     r"\(pid \d+, ", result.stderr), result.stderr
     assert live.standin.challenge_records() == {"_acme-challenge.killed.example.com": ["someone-else"]}
     assert list((tmp_path / "work" / "dns-gandi-pat").glob("*.json")) == []
     live.standin.set_txt("example.com", "_acme-challenge.killed", ["pre-existing"])  # for the fixture's check

@@ -166,6 +166,7 @@ def test_schedule_for_a_45_day_and_a_6_day_certificate(tmp_path: Path) -> None:
 def test_renew_before_expiry_wins(tmp_path: Path) -> None:
     plan = lineages.schedule(_lineage(tmp_path, 90, "2 weeks"), (5, 0))
     assert plan is not None and plan.first == NOW + dt.timedelta(days=76) and plan.period == dt.timedelta(days=76)
+    assert plan.rule == "renew_before_expiry = 2 weeks"
 
 
 def test_renewals_and_the_last_safe_day() -> None:

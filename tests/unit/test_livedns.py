@@ -281,6 +281,7 @@ def test_server_errors_say_try_later(client: livedns.LiveDNSClient, requests_moc
     with pytest.raises(livedns.LiveDNSError) as err:
         client.nameservers("x.com")
     assert f"HTTP {status}" in str(err.value) and "try again later" in str(err.value)
+    assert "still after retries" in str(err.value)
     assert "<html>oops</html>" in str(err.value)
     assert ("rate-limiting this host" in str(err.value)) == (status == 429)
 
