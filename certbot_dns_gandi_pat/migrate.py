@@ -195,16 +195,14 @@ def diff(change: Change, secrets: Iterable[str]) -> str:
 def run(config_dir: str, dry_run: bool, out: TextIO) -> int:
     config_dir = os.path.abspath(config_dir)
     try:
-        if dry_run:
-            return _dry_run(config_dir, out)
-        # Looked at first without the lock, so that a run with nothing to do, or
-        # one that is refused, leaves no trace at all (not even a lock file).
+        # Looked at first without the lock, so that a dry run, a run with nothing
+        # to do, or one that is refused, leaves no trace at all (not even a lock file).
         plan = make_plan(config_dir)
-        if plan.refusals:
-            return _refused(plan, out)
-        if not plan.changes:
-            print(_nothing(plan, config_dir), file=out)
-            return doctor.OK
+        settled = _settled(plan, config_dir, out)
+        if settled is not None:
+            return settled
+        if dry_run:
+            return _dry_run(plan, config_dir, out)
         with files.certbot_lock(config_dir):
             return _migrate(config_dir, out)
     except lineages.LineageError as exc:
@@ -215,11 +213,19 @@ def run(config_dir: str, dry_run: bool, out: TextIO) -> int:
         return doctor.CRITICAL
 
 
-def _nothing(plan: Plan, config_dir: str) -> str:
+def _settled(plan: Plan, config_dir: str, out: TextIO) -> Optional[int]:
+    """The exit status when the plan is refused or has nothing to change; None when there is work."""
+    if plan.refusals:
+        return _refused(plan, out)
+    if plan.changes:
+        return None
     if not plan.current:
-        return f"{TITLE} OK - nothing to migrate: no lineage under {config_dir} uses a Gandi authenticator"
-    return (f"{TITLE} OK - nothing to migrate: {len(plan.current)} lineage(s) already use the current "
-            f"form ({', '.join(plan.current)})")
+        print(f"{TITLE} OK - nothing to migrate: no lineage under {config_dir} uses a Gandi authenticator",
+              file=out)
+    else:
+        print(f"{TITLE} OK - nothing to migrate: {len(plan.current)} lineage(s) already use the current "
+              f"form ({', '.join(plan.current)})", file=out)
+    return doctor.OK
 
 
 def _refused(plan: Plan, out: TextIO) -> int:
@@ -229,13 +235,7 @@ def _refused(plan: Plan, out: TextIO) -> int:
     return doctor.CRITICAL
 
 
-def _dry_run(config_dir: str, out: TextIO) -> int:
-    plan = make_plan(config_dir)
-    if plan.refusals:
-        return _refused(plan, out)
-    if not plan.changes:
-        print(_nothing(plan, config_dir), file=out)
-        return doctor.OK
+def _dry_run(plan: Plan, config_dir: str, out: TextIO) -> int:
     print(f"{TITLE} OK - dry run: {len(plan.changes)} file(s) would change for "
           f"{', '.join(plan.legacy) or 'the credentials of current lineages'}; nothing was written", file=out)
     if files.certbot_running(config_dir):
@@ -252,11 +252,9 @@ def _dry_run(config_dir: str, out: TextIO) -> int:
 
 def _migrate(config_dir: str, out: TextIO) -> int:
     plan = make_plan(config_dir)  # made again under the lock: nothing can change it now
-    if plan.refusals:
-        return _refused(plan, out)
-    if not plan.changes:
-        print(_nothing(plan, config_dir), file=out)
-        return doctor.OK
+    settled = _settled(plan, config_dir, out)
+    if settled is not None:
+        return settled
     # Credentials first: a lineage left in the old form by a failure fails as it
     # did before, while a migrated lineage never points at an unmigrated INI.
     ordered = sorted(plan.changes, key=lambda c: c.kind != CREDENTIALS)

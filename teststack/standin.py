@@ -122,6 +122,19 @@ class StandIn:
 
     # ------------------------------------------------------------- set-up API
 
+    def reset(self, *zones: str) -> None:
+        """Back to a fresh server for the next test: these zones, no token, fault, log or lag."""
+        with self.lock:
+            self.zones.clear()
+            self.tokens.clear()
+            self.faults.clear()
+            self.log.clear()
+            self.modes = Modes()
+            self.dns_delay = 0.0
+            self.latency = 0.0
+        for zone in zones:
+            self.add_zone(zone)
+
     def add_zone(self, fqdn: str, organization: Optional[str] = None, **kw: Any) -> Zone:
         zone = Zone(fqdn, organization or Token().organization, **kw)
         with self.lock:

@@ -9,7 +9,6 @@ import pytest
 
 from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
 from teststack.stack import Stack
-from teststack.standin import Modes
 
 
 @pytest.fixture(scope="session")
@@ -22,16 +21,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def live(stack: Stack, tmp_path: Path) -> Iterator[Stack]:
     """The stack with a fresh LiveDNS state: zones example.com/.org/.net, two credentials."""
     s = stack.standin
-    with s.lock:
-        s.zones.clear()
-        s.tokens.clear()
-        s.faults.clear()
-        s.log.clear()
-        s.modes = Modes()
-        s.dns_delay = 0.0
-        s.latency = 0.0
-    for zone in ("example.com", "example.org", "example.net"):
-        s.add_zone(zone)
+    s.reset("example.com", "example.org", "example.net")
     s.add_token(FAKE_TOKEN)
     s.add_token(FAKE_API_KEY, kind="apikey")
     yield stack

@@ -14,7 +14,6 @@ import pytest
 from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
 from tests.packaging.helpers import ROOT
 from teststack.stack import Stack
-from teststack.standin import Modes
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -40,13 +39,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def live(stack: Stack) -> Iterator[Stack]:
     """The stack with fresh LiveDNS state: zone example.com, a token and a legacy key."""
     s = stack.standin
-    with s.lock:
-        s.zones.clear()
-        s.tokens.clear()
-        s.faults.clear()
-        s.log.clear()
-        s.modes = Modes()
-    s.add_zone("example.com")
+    s.reset("example.com")
     s.add_token(FAKE_TOKEN)
     s.add_token(FAKE_API_KEY, kind="apikey")
     yield stack
