@@ -244,6 +244,11 @@ def usable_until(expiry: dt.datetime) -> dt.datetime:
     return expiry - RUN_SLACK
 
 
+def against(expiry: dt.datetime, due: dt.datetime) -> str:
+    """How a token's expiry stands to a renewal it cannot do, for messages."""
+    return "before" if expiry <= due else "less than two days after"
+
+
 @dataclass(frozen=True)
 class Schedule:
     """When certbot will renew this lineage: ``first`` and then every ``period``."""
@@ -297,8 +302,15 @@ def schedule(lineage: Lineage, version: Optional[Sequence[int]] = None) -> Optio
 
 
 def last_safe_day(schedules: Iterable[Schedule], expiry: dt.datetime, now: dt.datetime) -> dt.date:
-    """The last day a token expiring at ``expiry`` can be replaced without a failed renewal."""
+    """The last day a token expiring at ``expiry`` can be replaced without a failed renewal.
+
+    That is the day before the first renewal it cannot do, and never after the
+    day before it expires: an expired token also fails new certificates, a
+    renewal that ACME Renewal Information brings forward, and ``doctor``.
+    """
+    day = (expiry - DAY).date()
     failing = [s.first_failing(expiry, now) for s in schedules]
-    if not failing:
-        return (expiry - DAY).date()
-    return (min(failing) - DAY).date()
+    if failing:
+        before_renewal = (min(failing) - DAY).date()
+        day = min(day, before_renewal) if expiry > now else before_renewal
+    return max(day, now.date())

@@ -375,11 +375,12 @@ class Renewals:
         second = next(renewals, None)
         usable = lineages.usable_until(expiry)
         if usable <= first:
-            report.add(FAIL, f"the token{name} expires on {_day(expiry)}, before the next renewal "
-                       f"(due from {_day(first)})", deadline)
+            report.add(FAIL, f"the token{name} expires on {_day(expiry)}, {lineages.against(expiry, first)} "
+                       f"the next renewal (due from {_day(first)})", deadline)
         elif second is not None and usable <= second:
             report.add(WARN, f"the token{name} expires on {_day(expiry)}: after the next renewal (due from "
-                       f"{_day(first)}) but before the one after it (from {_day(second)})", deadline)
+                       f"{_day(first)}) but {lineages.against(expiry, second)} the one after it (from "
+                       f"{_day(second)})", deadline)
         elif expiry - self.now <= dt.timedelta(days=self.warning_days):
             report.add(WARN, f"the token{name} expires in {tokens.days_left(info, self.now)} day(s), on "
                        f"{_day(expiry)}", deadline)

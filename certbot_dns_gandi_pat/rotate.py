@@ -218,6 +218,14 @@ class Rotation:
             self.add("lineages", WARN, f"no renewal configuration under {self.config_dir} uses {path}: "
                      "only the token itself is checked")
         for lineage in users:
+            if lineage.certificate is None:
+                # Without its certificate the lineage's domains are unknown, so
+                # the zone checks that make a rotation safe cannot run.
+                raise cannot_check(
+                    f"lineage {lineage.name} uses {path}, but its domains cannot be checked: "
+                    f"{lineage.certificate_problem}",
+                    "run rotate as root, as certbot runs" if lineage.certificate_denied else
+                    f"restore the certificate, or remove the lineage with `certbot delete --cert-name {lineage.name}`")
             if lineage.legacy:
                 self.add(f"lineage {lineage.name}", WARN, "in the old prefixed form, which certbot cannot "
                          "load", f"run `certbot-dns-gandi-pat migrate --config-dir {self.config_dir}`")
@@ -269,9 +277,10 @@ class Rotation:
             raise refused(f"the new token{name} expired on {when:%Y-%m-%d}", "create a new one")
         for lineage in users:
             plan = lineages.schedule(lineage, self.certbot_version)
-            if plan is not None and lineage.autorenew and when <= max(plan.first, self.now):
-                raise refused(f"the new token{name} expires on {when:%Y-%m-%d}, before the next renewal "
-                              f"of {lineage.name} (due from {max(plan.first, self.now):%Y-%m-%d})",
+            due = max(plan.first, self.now) if plan is not None else None
+            if due is not None and lineage.autorenew and lineages.usable_until(when) <= due:
+                raise refused(f"the new token{name} expires on {when:%Y-%m-%d}, {lineages.against(when, due)} "
+                              f"the next renewal of {lineage.name} (due from {due:%Y-%m-%d})",
                               "create a token with a longer expiry")
         scopes = ", ".join(info.scopes) if info.scopes is not None else "permissions not given"
         self.add("new token", PASS, f"token{name} expires on {when:%Y-%m-%d} ({scopes})")
@@ -284,7 +293,8 @@ class Rotation:
             return
         except livedns.AuthError as exc:
             raise refused(f"LiveDNS rejects the new token: {renewals.headline(exc)}",
-                          "check that you copied the whole token, from the right organization") from None
+                          "check that you copied the whole token, from the right organization, and that "
+                          "Gandi's admin panel does not show it as expired or revoked") from None
         except livedns.LiveDNSError as exc:
             raise cannot_check(renewals.headline(exc)) from None
         self.add("accepted", PASS, f"LiveDNS accepts the new token; {count} domain(s) visible")
@@ -343,12 +353,14 @@ class Rotation:
             plans = [(plan, lineage.name) for lineage in users if lineage.autorenew
                      for plan in [lineages.schedule(lineage, self.certbot_version)] if plan]
             failing = sorted((plan.first_failing(expiry, self.now), name) for plan, name in plans)
+            safe = lineages.last_safe_day([plan for plan, _ in plans], expiry, self.now)
+            reasons = ["the day before it expires"] if safe == (expiry - lineages.DAY).date() else []
             if failing:
                 when, name = failing[0]
-                why = f"the first renewal it cannot do, {name}'s, is due from {when:%Y-%m-%d}"
+                reasons.append(f"the first renewal it cannot do, {name}'s, is due from {when:%Y-%m-%d}")
             else:
-                why = "no lineage uses this file"
-            safe = lineages.last_safe_day([plan for plan, _ in plans], expiry, self.now)
+                reasons.append("no lineage uses this file")
+            why = "; ".join(reasons)
             self.notes.append(f"The new token expires on {expiry:%Y-%m-%d}. Last safe day to rotate again: "
                               f"{safe:%Y-%m-%d} ({why}); `certbot-dns-gandi-pat renewals "
                               f"--config-dir {self.config_dir}` tells when.")

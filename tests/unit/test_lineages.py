@@ -173,20 +173,32 @@ def test_renewals_and_the_last_safe_day() -> None:
     plan = lineages.Schedule(NOW + dt.timedelta(days=30), dt.timedelta(days=60), "test")
     renewals = plan.renewals(NOW)
     assert [next(renewals) for _ in range(3)] == [NOW + dt.timedelta(days=d) for d in (30, 90, 150)]
-    # a token expiring on day 100 breaks the renewal of day 150
+    # a token expiring on day 100 breaks the renewal of day 150, but must be replaced before it expires
     assert plan.first_failing(NOW + dt.timedelta(days=100), NOW) == NOW + dt.timedelta(days=150)
-    assert lineages.last_safe_day([plan], NOW + dt.timedelta(days=100), NOW) == (NOW + dt.timedelta(days=149)).date()
+    assert lineages.last_safe_day([plan], NOW + dt.timedelta(days=100), NOW) == (NOW + dt.timedelta(days=99)).date()
     # certbot renews at its first run after the due time: a token must outlast it by two days
     assert plan.first_failing(NOW + dt.timedelta(days=91), NOW) == NOW + dt.timedelta(days=90)
+    assert lineages.last_safe_day([plan], NOW + dt.timedelta(days=91), NOW) == (NOW + dt.timedelta(days=89)).date()
     assert plan.first_failing(NOW + dt.timedelta(days=92, seconds=1), NOW) == NOW + dt.timedelta(days=150)
-    # expiring before the next renewal: that one fails
-    assert lineages.last_safe_day([plan], NOW + dt.timedelta(days=10), NOW) == (NOW + dt.timedelta(days=29)).date()
+    # expiring before the next renewal: the day before it expires
+    assert lineages.last_safe_day([plan], NOW + dt.timedelta(days=10), NOW) == (NOW + dt.timedelta(days=9)).date()
     other = lineages.Schedule(NOW + dt.timedelta(days=5), dt.timedelta(days=60), "other")
-    assert lineages.last_safe_day([plan, other], NOW + dt.timedelta(days=100), NOW) == (NOW + dt.timedelta(days=124)).date()
+    # a renewal due within two days of the expiry comes first
+    assert lineages.last_safe_day([plan, other], NOW + dt.timedelta(days=186), NOW) == (NOW + dt.timedelta(days=184)).date()
+    # already expired: what is left to save is the next renewal; never a day in the past
+    assert lineages.last_safe_day([plan], NOW - dt.timedelta(days=5), NOW) == (NOW + dt.timedelta(days=29)).date()
+    assert lineages.last_safe_day([plan], NOW + dt.timedelta(hours=12), NOW) == NOW.date()
     # overdue renewals happen at the next run
     due = lineages.Schedule(NOW - dt.timedelta(days=3), dt.timedelta(days=60), "due")
     assert next(due.renewals(NOW)) == NOW
+    assert lineages.last_safe_day([due], NOW + dt.timedelta(days=1), NOW) == NOW.date()
     assert lineages.last_safe_day([], NOW + dt.timedelta(days=10), NOW) == (NOW + dt.timedelta(days=9)).date()
+
+
+def test_how_an_expiry_stands_to_a_renewal() -> None:
+    due = NOW + dt.timedelta(days=30)
+    assert lineages.against(due - dt.timedelta(seconds=1), due) == "before"
+    assert lineages.against(due + dt.timedelta(days=1), due) == "less than two days after"
 
 
 # ------------------------------------------------------------------ inifile

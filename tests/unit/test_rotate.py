@@ -99,9 +99,11 @@ def test_rotation(setup: tuple[Path, Path], standin: StandIn, monkeypatch: pytes
     assert "[ ok ] domain www.example.org: _acme-challenge.www.example.org is in zone example.org, which the new token reaches" in lines
     assert not any("sub.example.com" in line for line in lines)  # another file's lineage
     assert f"[ ok ] credentials file: {creds} line 3: dns_gandi_token ({fp(FAKE_TOKEN)}) -> dns_gandi_token ({fp(NEW)}); backup {saved}" in lines
-    # renewals every 60 days from day 59: the token (day 200) cannot do the one on day 239
-    assert (f"The new token expires on {expiry}. Last safe day to rotate again: {(NOW + 238 * DAY).date()} (the "
-            f"first renewal it cannot do, example.com's, is due from {(NOW + 239 * DAY).date()})") in out
+    # renewals every 60 days from day 59: the token (day 200) cannot do the one on day 239, and
+    # must be replaced before it expires
+    assert (f"The new token expires on {expiry}. Last safe day to rotate again: {(NOW + 199 * DAY).date()} (the "
+            f"day before it expires; the first renewal it cannot do, example.com's, is due from "
+            f"{(NOW + 239 * DAY).date()})") in out
     assert 'Now delete the old token ("test token") in Gandi\'s admin panel.' in out
     assert FAKE_TOKEN not in out and NEW not in out
     assert not (config_dir / ".certbot.lock").exists()
@@ -160,6 +162,8 @@ def test_bad_input_is_refused(setup: tuple[Path, Path], monkeypatch: pytest.Monk
     ({"scopes": (SCOPE_VIEW,)}, "lacks the permission domain:tech (has: domain:view)"),
     ({"domains": ("example.com",)}, "www.example.org: "),
     ({"expires_in": 20 * 86400}, "before the next renewal of example.com (due from"),
+    # valid when the renewal falls due, but maybe not at certbot's next run
+    ({"expires_in": 60 * 86400}, "less than two days after the next renewal of example.com (due from"),
     ({"organization": "00000000-0000-4000-8000-000000000999"}, "example.com: No Gandi LiveDNS zone contains"),
 ])
 def test_bad_tokens_are_refused(setup: tuple[Path, Path], standin: StandIn, monkeypatch: pytest.MonkeyPatch,
@@ -171,9 +175,25 @@ def test_bad_tokens_are_refused(setup: tuple[Path, Path], standin: StandIn, monk
     assert code == doctor.CRITICAL, out
     assert out.startswith("dns-gandi rotate CRITICAL - refused, nothing was changed: ")
     assert message in out.splitlines()[0]
+    if token == {"expires_in": 0}:
+        assert "does not show it as expired or revoked" in out
     assert state(creds) == before and others(creds) == []
     assert NEW not in out and FAKE_TOKEN not in out
     assert standin.count("POST") == 0
+
+
+def test_a_lineage_whose_domains_cannot_be_read(setup: tuple[Path, Path], standin: StandIn,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    config_dir, creds = setup
+    standin.add_token(NEW)
+    (config_dir / "live" / "www.example.org" / "cert.pem").write_text("not a certificate\n")
+    before = state(creds)
+    code, out = run(config_dir, creds, NEW, monkeypatch=monkeypatch)
+    assert code == doctor.UNKNOWN, out
+    assert (f"lineage www.example.org uses {creds}, but its domains cannot be checked: "
+            f"{config_dir / 'live' / 'www.example.org' / 'cert.pem'} cannot be read") in out
+    assert "certbot delete --cert-name www.example.org" in out
+    assert state(creds) == before and others(creds) == []
 
 
 def test_write_test(setup: tuple[Path, Path], standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -306,7 +326,8 @@ def test_no_lineage_uses_the_file(tmp_path: Path, standin: StandIn, monkeypatch:
     code, out = run(tmp_path / "le", creds, NEW, monkeypatch=monkeypatch)
     assert code == doctor.OK
     assert f"[warn] lineages: no renewal configuration under {tmp_path / 'le'} uses {creds}" in out
-    assert f"Last safe day to rotate again: {(NOW + 29 * DAY).date()} (no lineage uses this file)" in out
+    assert (f"Last safe day to rotate again: {(NOW + 29 * DAY).date()} (the day before it expires; no lineage "
+            "uses this file)") in out
 
 
 def test_cname_delegation(setup: tuple[Path, Path], standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
