@@ -212,7 +212,7 @@ def test_a_silent_nameserver_address_does_not_slow_the_wait_for_100_names(live: 
         result = dnscheck.PropagationWaiter(progress=lambda m: None, warn=lambda m: None).wait(
             {n: [f"v{i}"] for i, n in enumerate(names)}, {n: [(host, int(port)), silent] for n in names}, 60)
         elapsed = time.monotonic() - start
-    assert len(result.verified) == 100 and elapsed < 4, elapsed
+    assert len(result.verified) == 100 and elapsed < 15, elapsed  # 77 s when the silent address held it back
     for i in range(100):
         live.standin.zones["example.com"].records.pop((f"_acme-challenge.h{i}", "TXT"))
 

@@ -34,7 +34,7 @@ def test_drip_fed_headers_cannot_hold_a_request_past_its_budget() -> None:
         elapsed = time.monotonic() - start
     # each attempt is cut at 0.6 s although a byte arrives every 0.1 s; no attempt
     # starts that could not end within the 2 s budget
-    assert elapsed < 2.2, elapsed
+    assert elapsed < 2.8, elapsed  # without the budget: 5 attempts, over 3 s
     assert 2 <= len(server.requests) <= 3
 
 
@@ -60,8 +60,11 @@ def test_the_budget_stops_retries_of_slow_failures() -> None:
         http = make_transport(attempt_seconds=0.5, request_seconds=1.5)
         start = time.monotonic()
         result = http.request("GET", server.url + "/x")
-        assert result.status == 503 and time.monotonic() - start < 1.6
-        assert len(server.requests) == 2  # a third attempt could not have ended within 1.5 s
+        elapsed = time.monotonic() - start
+        # Five attempts without the budget; a third could not have ended within 1.5 s
+        # (a busy machine may allow only one). The time bound is loose for the same reason.
+        assert result.status == 503 and 1 <= len(server.requests) <= 2
+        assert elapsed < 2.5, elapsed
 
 
 @pytest.mark.parametrize("encoding", ["identity", "gzip"])

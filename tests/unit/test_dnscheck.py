@@ -271,7 +271,8 @@ def test_a_silent_address_does_not_hold_back_the_ones_that_answer() -> None:
         {n: ["v"] for n in names}, {n: [v4, v6] for n in names}, timeout=30,
         labels={v4: "ns-1-a.gandi.net", v6: "ns-1-a.gandi.net"})
     elapsed = time.monotonic() - start
-    assert elapsed < 1.5, elapsed  # served after 0.5 s; one interval to notice
+    # served after 0.5 s, noticed within an interval; held back by the silent address, it would wait 0.6 s per query
+    assert elapsed < 3, elapsed
     assert result.verified == tuple(names) and result.unchecked == ()
     assert asked[v6] <= 3  # one question at a time to an address that does not answer
     assert messages[-1].endswith("not waited for, as they did not answer: ns-1-a.gandi.net (2001:db8::53)")
