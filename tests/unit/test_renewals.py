@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +264,29 @@ def test_json_schema(tmp_path: Path, standin: StandIn) -> None:
                                       "legacy_keys": []}
     assert lineage["token"]["name"] == "test token" and lineage["token"]["scopes"] == ["domain:tech", "domain:view"]
     assert dt.datetime.fromisoformat(lineage["not_after"]) > dt.datetime.fromisoformat(lineage["next_renewal"])
+
+
+def test_the_readme_documents_every_json_field(tmp_path: Path, standin: StandIn) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### `--json`"):]
+    section = section[:section.index("\n## ")]
+    top = set(re.findall(r'"(\w+)":', section[:section.index("| field")]))
+    rows = {}
+    for fields, meaning in re.findall(r"(?m)^\| (`.*?) \| (.*) \|$", section):
+        for field in re.findall(r"`(\w+)`", fields):
+            rows[field] = meaning
+    def sub_keys(field: str) -> set[str]:
+        return set(re.findall(r"`(\w+)`", rows[field])) - {"null", "false", "true"}
+
+    creds = ini(tmp_path / "gandi.ini", standin, mode=0o644, dns_gandi_token=FAKE_TOKEN)
+    write_lineage(tmp_path, "example.com", creds)
+    data = as_json(tmp_path)
+    (lineage,) = data["lineages"]
+    assert top == set(data)
+    assert set(rows) == set(lineage)
+    assert sub_keys("credentials") == set(lineage["credentials"])
+    assert sub_keys("token") == set(lineage["token"])
+    assert lineage["findings"] and sub_keys("findings") == set(lineage["findings"][0])
 
 
 def test_no_secret_in_any_output(tmp_path: Path, standin: StandIn, capsys: pytest.CaptureFixture[str]) -> None:
