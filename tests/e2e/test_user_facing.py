@@ -80,7 +80,17 @@ def test_credential_mistakes_are_reported_before_the_order(live: Stack, tmp_path
     result = run(live, tmp_path / "b", missing, "x.example.com")
     assert result.returncode == 1
     assert f"The error was: {missing}: no such credentials file; create it with your token" in result.stderr
-    for run_dir in ("a", "b"):
+    prefixed = tmp_path / "prefixed.ini"  # certbot-plugin-gandi's old form
+    prefixed.write_text(f"dns_gandi_api_url = {live.standin.api_url}\n"
+                        f"certbot_plugin_gandi:dns_api_key = {FAKE_API_KEY}\n")
+    prefixed.chmod(0o600)
+    result = run(live, tmp_path / "c", prefixed, "x.example.com")
+    assert result.returncode == 1
+    assert (f"The error was: {prefixed}: certbot_plugin_gandi:dns_api_key is the old prefixed name of "
+            "dns_gandi_api_key, which this certbot no longer reads; run `certbot-dns-gandi-pat migrate` to "
+            "rewrite the old names (or rename the key by hand)") in result.stderr
+    assert FAKE_API_KEY not in result.stdout + result.stderr
+    for run_dir in ("a", "b", "c"):
         text = (tmp_path / run_dir / "logs" / "letsencrypt.log").read_text()
         assert "new-order" not in text and "Requesting a certificate" not in text  # no order at the CA
     assert live.standin.count() == 0
