@@ -56,11 +56,13 @@ class LiveDNSError(Exception):
     def __init__(self, headline: str, status: Optional[int] = None, advice: str = "") -> None:
         super().__init__(headline + (f"\n{advice}" if advice else ""))
         self.headline, self.advice, self.status = headline, advice, status
+        self.maybe_applied = False  # an earlier request of the same write may have landed
 
     @property
     def refused(self) -> bool:
         """Gandi answered with a definite refusal: the write was not applied."""
-        return self.status is not None and 400 <= self.status < 500 and self.status not in (408, 429)
+        return (not self.maybe_applied and self.status is not None and 400 <= self.status < 500
+                and self.status not in (408, 429))
 
 
 class AuthError(LiveDNSError):
@@ -288,30 +290,43 @@ class LiveDNSClient:
         """Add values to the TXT rrset atomically; values already there are kept once."""
         path, where = self._rrset_path(zone, name), _display(name, zone)
         quoted = [quote_txt(v) for v in values]
-        for _ in range(3):
-            try:
-                self._call("POST", path, json={"rrset_values": quoted, "rrset_ttl": TTL},
-                           ok=(200, 201), what=f"creating TXT {where}")
+        conflicted = False
+        try:
+            for _ in range(3):
+                try:
+                    self._call("POST", path, json={"rrset_values": quoted, "rrset_ttl": TTL},
+                               ok=(200, 201), what=f"creating TXT {where}")
+                    return
+                except _Conflict:
+                    conflicted = True  # the rrset exists: merge into it on the server
+                what = f"adding to TXT {where}"
+                try:
+                    # No TTL here: the rrset may be someone else's and keeps its own.
+                    answer = self._call("PATCH", path, json={"add_rrset_values": quoted},
+                                        ok=(200, 201, 204), what=what)
+                except _NotFound:
+                    continue  # deleted between our POST and PATCH: create it again
+                now = self._readable_rrset(answer)
+                if now is None:
+                    now = self.txt_values(zone, name) or []
+                missing = set(values) - set(now)
+                if missing:
+                    raise LiveDNSError(
+                        f"{what}: Gandi accepted the update but the rrset lacks {len(missing)} of "
+                        "the values sent; not continuing", answer.status)
                 return
-            except _Conflict:
-                pass  # the rrset exists: merge into it on the server
-            what = f"adding to TXT {where}"
-            try:
-                # No TTL here: the rrset may be someone else's and keeps its own.
-                answer = self._call("PATCH", path, json={"add_rrset_values": quoted},
-                                    ok=(200, 201, 204), what=what)
-            except _NotFound:
-                continue  # deleted between our POST and PATCH: create it again
-            now = self._readable_rrset(answer)
-            if now is None:
-                now = self.txt_values(zone, name) or []
-            missing = set(values) - set(now)
-            if missing:
-                raise LiveDNSError(
-                    f"{what}: Gandi accepted the update but the rrset lacks {len(missing)} of "
-                    "the values sent; not continuing", answer.status)
-            return
-        raise LiveDNSError(f"TXT {where} kept appearing and disappearing; giving up")
+            raise LiveDNSError(f"TXT {where} kept appearing and disappearing; giving up")
+        except LiveDNSError as exc:
+            if not (conflicted and exc.refused):
+                raise
+            # The 409 may have answered our own POST, sent again after its first
+            # answer was lost: then our values are there and the write is done;
+            # otherwise nothing proves they will not be, so it is no refusal.
+            current = self.txt_values(zone, name)
+            if current is not None and set(values) <= set(current):
+                return
+            exc.maybe_applied = True
+            raise
 
     def remove_txt(self, zone: str, name: str, values: Sequence[str]) -> bool:
         """Remove exactly these values; other values at the name are never touched.

@@ -134,8 +134,11 @@ class ChallengeRecords:
             # One kind of failure keeps its class (a 403 stays a ForbiddenError).
             kind = type(errors[0]) if all(type(e) is type(errors[0]) for e in errors) else LiveDNSError
             kind = kind if issubclass(kind, LiveDNSError) else LiveDNSError
-            raise kind(_summary("Could not create every challenge record", errors),
-                       getattr(errors[0], "status", None), _advice(errors))
+            error = kind(_summary("Could not create every challenge record", errors),
+                         getattr(errors[0], "status", None), _advice(errors))
+            # A refusal only when every write was refused: one may have landed.
+            error.maybe_applied = not all(isinstance(e, LiveDNSError) and e.refused for e in errors)
+            raise error
         return located
 
     def _submit(self, rrset: RRset, values: list[str]) -> Future[None]:

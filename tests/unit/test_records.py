@@ -63,6 +63,35 @@ def test_an_unknown_zone_stops_before_any_write(standin: StandIn) -> None:
     assert standin.count("POST") == 0 and recs.written == {}
 
 
+DUPLICATE = '{"status": "error", "errors": [{"name": "rrset_values", "description": "duplicate value"}]}'
+
+
+def test_a_refused_merge_after_our_own_lost_post_is_a_done_write(standin: StandIn) -> None:
+    """POST applied but its answer lost, sent again: 409; the merge then refused (a duplicate value)."""
+    standin.add_fault(method="POST", action="apply_then_drop")
+    standin.add_fault(method="PATCH", status=400, body=DUPLICATE)
+    recs = ChallengeRecords(client_for(standin))
+    recs.add([("_acme-challenge.example.com", "ours")])
+    assert standin.txt("example.com", "_acme-challenge") == ["ours"]
+    assert recs.remove_all() == []
+    assert standin.challenge_records() == {}
+
+
+def test_a_refused_merge_after_a_conflict_is_not_taken_for_nothing_written(standin: StandIn) -> None:
+    """The 409 may have answered a POST of ours that lands later: cleanup must still look for it."""
+    standin.add_fault(method="POST", status=409, body='{"code": 409, "message": "exists", "object": "HTTPConflict"}')
+    standin.add_fault(method="PATCH", status=400, body=DUPLICATE)
+    recs = ChallengeRecords(client_for(standin), write_bound=0.2, settle=0.1)
+    with pytest.raises(livedns.LiveDNSError, match="HTTP 400") as err:
+        recs.add([("_acme-challenge.example.com", "ours")])
+    assert not err.value.refused
+    standin.set_txt("example.com", "_acme-challenge", ["ours"])  # the lost POST lands after all
+    patches = standin.count("PATCH")
+    assert recs.remove_all() == []
+    assert standin.count("PATCH") > patches  # looked for, not skipped as never written
+    assert standin.challenge_records() == {}
+
+
 def test_partial_failure_is_reported_and_everything_written_is_removed(standin: StandIn) -> None:
     standin.faults.append(Fault(method="POST", path=r"/domains/example\.org/.*", status=400, times=-1,
                                 body='{"status": "error", "errors": [{"name": "x", "description": "broken"}]}'))
