@@ -50,6 +50,10 @@ MAX_PAGES = 50
 TOKENINFO_SECONDS = 5.0
 
 
+# The "object" of Gandi's 404 bodies: a missing rrset, a missing or invisible zone.
+NOT_FOUND_OBJECTS = ("dns-record", "HTTPNotFound", "LocalizedHTTPNotFound")
+
+
 class LiveDNSError(Exception):
     """A LiveDNS operation failed: a headline (what failed) and advice (what to do)."""
 
@@ -470,7 +474,10 @@ class LiveDNSClient:
                 f"its organization; {org}`certbot-dns-gandi-pat doctor` shows which is missing "
                 "(README: Permission denied).")
         if status == 404:
-            if not isinstance(_json_or_none(answer), dict):
+            # Absence is concluded only from Gandi's own not-found body: a proxy's
+            # or gateway's 404 ({"message": "no Route matched"}) proves nothing.
+            body = _json_or_none(answer)
+            if not isinstance(body, dict) or body.get("object") not in NOT_FOUND_OBJECTS:
                 return UnreadableAnswer(
                     f"{what}: HTTP 404 without Gandi's JSON error body, so whether the record "
                     f"exists is unknown; check dns_gandi_api_url in {source}", status)

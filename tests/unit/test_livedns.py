@@ -26,6 +26,9 @@ def envelope(code: int, message: str, obj: str = "HTTPError") -> dict[str, Any]:
     return {"code": code, "message": message, "object": obj, "cause": "x"}
 
 
+NO_RECORD = {"code": 404, "message": "Can't find the DNS record", "object": "dns-record", "cause": "Not Found"}
+
+
 def domains(*names: str) -> list[dict[str, str]]:
     return [{"fqdn": n} for n in names]
 
@@ -78,8 +81,8 @@ def test_listing_is_paginated(client: livedns.LiveDNSClient, requests_mock: rm.M
 
 def test_probing_when_listing_is_forbidden(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
     requests_mock.get(f"{API}/domains", status_code=403, json=envelope(403, "denied"))
-    requests_mock.get(f"{API}/domains/www.deep.example.org", status_code=404, json=envelope(404, "Unknown domain"))
-    requests_mock.get(f"{API}/domains/deep.example.org", status_code=404, json=envelope(404, "Unknown domain"))
+    requests_mock.get(f"{API}/domains/www.deep.example.org", status_code=404, json=envelope(404, "Unknown domain", "LocalizedHTTPNotFound"))
+    requests_mock.get(f"{API}/domains/deep.example.org", status_code=404, json=envelope(404, "Unknown domain", "LocalizedHTTPNotFound"))
     requests_mock.get(f"{API}/domains/example.org", json={"fqdn": "example.org"})
     assert client.find_zone("_acme-challenge.www.deep.example.org") == "example.org"
     probed = [r.path for r in requests_mock.request_history[1:]]
@@ -97,7 +100,7 @@ def test_probing_when_the_listing_misses_the_domain(client: livedns.LiveDNSClien
 
 def test_no_zone_names_the_domain(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
     requests_mock.get(f"{API}/domains", json=domains("other.net"))
-    requests_mock.get(f"{API}/domains/example.com", status_code=404, json=envelope(404, "Unknown domain"))
+    requests_mock.get(f"{API}/domains/example.com", status_code=404, json=envelope(404, "Unknown domain", "LocalizedHTTPNotFound"))
     with pytest.raises(livedns.ZoneNotFoundError) as err:
         client.find_zone("_acme-challenge.example.com")
     text = str(err.value)
@@ -162,7 +165,7 @@ def test_add_recreates_an_rrset_deleted_between_post_and_patch(client: livedns.L
 
 def test_add_gives_up_on_a_flapping_rrset(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
     requests_mock.post(RRSET, status_code=409, json={})
-    requests_mock.patch(RRSET, status_code=404, json={})
+    requests_mock.patch(RRSET, status_code=404, json=NO_RECORD)
     with pytest.raises(livedns.LiveDNSError, match="kept appearing and disappearing"):
         client.add_txt("example.com", "_acme-challenge", ["abc"])
     assert requests_mock.call_count == 6
@@ -232,7 +235,7 @@ def test_an_answer_without_body_is_checked(client: livedns.LiveDNSClient, reques
 def test_delete_of_an_already_deleted_rrset_is_fine(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
     requests_mock.patch(RRSET, json={"rrset_values": []})
     requests_mock.get(RRSET, json={"rrset_values": []})
-    requests_mock.delete(RRSET, status_code=404, json={})
+    requests_mock.delete(RRSET, status_code=404, json=NO_RECORD)
     client.remove_txt("example.com", "_acme-challenge", ["abc"])
 
 
@@ -255,7 +258,7 @@ def test_api_refusing_a_patch_never_deletes_other_values(client: livedns.LiveDNS
 
 def test_api_refusing_a_patch_on_a_vanished_rrset(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
     requests_mock.patch(RRSET, status_code=400, json={})
-    requests_mock.get(RRSET, status_code=404, json={})
+    requests_mock.get(RRSET, status_code=404, json=NO_RECORD)
     client.remove_txt("example.com", "_acme-challenge", ["abc"])
 
 
@@ -266,7 +269,7 @@ def test_remove_that_left_our_value_is_an_error(client: livedns.LiveDNSClient, r
 
 
 def test_txt_values(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
-    requests_mock.get(RRSET, [{"json": {"rrset_values": ['"a"', '"b" "c"']}}, {"status_code": 404, "json": {}},
+    requests_mock.get(RRSET, [{"json": {"rrset_values": ['"a"', '"b" "c"']}}, {"status_code": 404, "json": NO_RECORD},
                               {"json": {"rrset_values": []}}])
     assert client.txt_values("example.com", "_acme-challenge") == ["a", "bc"]
     assert client.txt_values("example.com", "_acme-challenge") is None
@@ -426,13 +429,23 @@ def test_an_unreadable_patch_answer_is_checked_with_a_read(client: livedns.LiveD
     assert [r.method for r in requests_mock.request_history] == ["PATCH", "GET"]
 
 
-def test_a_404_without_gandis_json_is_not_absence(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
-    requests_mock.patch(RRSET, status_code=404, text="<html>Not Found</html>")
-    requests_mock.get(RRSET, status_code=404, text="<html>Not Found</html>")
+@pytest.mark.parametrize("body", [
+    {"text": "<html>Not Found</html>"},
+    {"json": {}},
+    {"json": {"message": "no Route matched with those values"}},  # an API gateway's own 404
+    {"json": {"code": 404, "message": "Not Found"}},
+    {"json": {"status": 404, "error": "Not Found"}},
+    {"json": [{"object": "dns-record"}]},
+], ids=["html", "empty-object", "gateway-message", "code-only", "other-framework", "list"])
+def test_a_404_without_gandis_not_found_body_is_not_absence(client: livedns.LiveDNSClient, requests_mock: rm.Mocker,
+                                                            body: dict[str, Any]) -> None:
+    requests_mock.patch(RRSET, status_code=404, **body)
+    requests_mock.get(RRSET, status_code=404, **body)
     with pytest.raises(livedns.UnreadableAnswer, match="HTTP 404 without Gandi's JSON error body"):
         client.remove_txt("example.com", "_acme-challenge", ["ours"])
     with pytest.raises(livedns.UnreadableAnswer):
         client.txt_values("example.com", "_acme-challenge")
+    assert "DELETE" not in [r.method for r in requests_mock.request_history]
 
 
 def test_remove_reports_absence(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
