@@ -92,7 +92,11 @@ class Answer:
 
     def json(self) -> Any:
         """The decoded JSON body; ValueError when there is none."""
-        return jsonlib.loads(self.body.decode("utf-8"))
+        try:
+            return jsonlib.loads(self.body.decode("utf-8"))
+        except RecursionError:
+            # "[[[[..." nested deeper than the parser's stack, well under the size cap
+            raise ValueError("JSON nested too deeply") from None
 
     @property
     def text(self) -> str:

@@ -325,7 +325,7 @@ def test_the_default_window_covers_the_next_renewal() -> None:
 
 @pytest.mark.parametrize("body", ['{"expires_in": NaN}', '{"expires_in": Infinity}', '{"expires_in": 1e12}',
                                   '{"expires_in": 1e20}', '{"expires_in": -1e300}', '{"expires_in": "soon"}',
-                                  '["x"]', "null"])
+                                  '["x"]', "null", "[" * 100000 + "]" * 100000])
 def test_odd_token_information_never_fails_a_run(tmp_path: Path, standin: StandIn, caplog: pytest.LogCaptureFixture,
                                                  body: str) -> None:
     caplog.set_level(logging.DEBUG)

@@ -345,7 +345,7 @@ def test_token_info(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> 
 
 @pytest.mark.parametrize("kwargs,problem", [
     ({"status_code": 401, "json": {}}, "HTTP 401"), ({"text": "<html>"}, "unreadable"),
-    ({"json": ["list"]}, "unreadable"),
+    ({"json": ["list"]}, "unreadable"), ({"text": "[" * 100000 + "]" * 100000}, "unreadable"),
     ({"exc": requests.exceptions.ConnectionError("down")}, "network error"),
 ])
 def test_token_info_is_best_effort(client: livedns.LiveDNSClient, requests_mock: rm.Mocker,
@@ -392,6 +392,7 @@ GARBAGE = [
     {"json": {"rrset_values": None}}, {"json": ["a list"]}, {"content": b""}, {"json": {"rrset_values": "x"}},
     {"json": {"rrset_values": [1, 2]}}, {"json": {"rrset_name": "_acme-challenge"}}, {"text": "null"},
     {"json": {"rrset_values": ['"v"'], "rrset_type": "CNAME"}},
+    {"text": "[" * 100000 + "]" * 100000},  # deeper than the JSON parser's stack, under the size cap
 ]
 
 
