@@ -327,10 +327,14 @@ class PropagationWaiter:
                 if now >= deadline:
                     if pending:
                         raise PropagationTimeout(self._timeout_message(timeout, pairs, pending, labels))
+                    self._progress(
+                        f"Waited the full {timeout:.0f} s: {_count(len(unreachable), 'TXT record')} not "
+                        f"verified, as no nameserver answered ({_names(unreachable)})"
+                        + (f"; {_count(len(verified), 'other')} verified" if verified else ""))
                     return WaitResult(now - start, tuple(verified), tuple(unreachable))
-                if now - last_report >= self._report_every and pending:
+                if now - last_report >= self._report_every and (pending or unreachable):
                     last_report = now
-                    self._progress(self._lag_message(now - start, timeout, pairs, pending, labels))
+                    self._progress(self._lag_message(now - start, timeout, pairs, pending, unreachable, labels))
                 self._sleep(max(0.0, min(self._interval - (now - tick), deadline - now)))
         finally:
             pool.shutdown(wait=False)
@@ -375,13 +379,18 @@ class PropagationWaiter:
 
     @staticmethod
     def _lag_message(elapsed: float, timeout: float, pairs: Sequence[_Pair], pending: list[str],
-                     labels: Mapping[Server, str]) -> str:
-        lagging = list(dict.fromkeys(p.server for p in pairs if p.name in pending and p.answered
-                                     and not p.satisfied))
-        what = (f"not yet served by {_fmt_hosts(lagging, labels)}" if lagging
-                else "waiting for the nameservers' first answers")
-        return (f"Still waiting after {elapsed:.0f} s of at most {timeout:.0f} s: "
-                f"{_count(len(pending), 'record')} {what}")
+                     unreachable: list[str], labels: Mapping[Server, str]) -> str:
+        parts = []
+        if pending:
+            lagging = list(dict.fromkeys(p.server for p in pairs if p.name in pending and p.answered
+                                         and not p.satisfied))
+            what = (f"not yet served by {_fmt_hosts(lagging, labels)}" if lagging
+                    else "waiting for the nameservers' first answers")
+            parts.append(f"{_count(len(pending), 'record')} {what}")
+        if unreachable:
+            parts.append(f"{_count(len(unreachable), 'record')} cannot be checked, as no nameserver "
+                         "answers: waiting the full time")
+        return f"Still waiting after {elapsed:.0f} s of at most {timeout:.0f} s: {'; '.join(parts)}"
 
     @staticmethod
     def _timeout_message(timeout: float, pairs: Sequence[_Pair], pending: list[str],

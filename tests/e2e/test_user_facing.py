@@ -143,6 +143,8 @@ def test_blocked_dns_is_said_at_once_and_the_bound_is_waited(live: Stack, tmp_pa
             "queries from this host. Waiting the full 4 s instead. Allow outbound DNS (port 53, UDP and TCP) to "
             "them, or name servers this host can reach with --dns-gandi-nameservers.") in result.stderr
     assert "0/0" not in result.stdout and "0 authoritative" not in result.stdout
+    assert ("Waited the full 4 s: 1 TXT record not verified, as no nameserver answered "
+            "(_acme-challenge.blocked.example.com)") in result.stdout + result.stderr
 
 
 def test_the_hint_after_a_rejected_challenge_says_what_was_checked(live: Stack, tmp_path: Path, blackhole: str) -> None:

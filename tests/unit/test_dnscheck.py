@@ -281,9 +281,16 @@ def test_a_silent_address_does_not_hold_back_the_ones_that_answer() -> None:
 def test_blocked_dns_is_said_at_once_then_the_bound_is_waited() -> None:
     clock = Clock()
     warnings: list[str] = []
-    result = waiter(clock, lambda n, s, t: None, warn=warnings.append).wait(  # type: ignore[arg-type]
+    messages: list[str] = []
+    result = waiter(clock, lambda n, s, t: None, messages, warn=warnings.append).wait(  # type: ignore[arg-type]
         {NAME: ["v"]}, {NAME: [NS1, NS2]}, timeout=300, labels={NS1: "ns-1-a.gandi.net", NS2: "ns-1-b.gandi.net"})
     assert len(warnings) == 1 and clock.now == 1300 and result.unchecked == (NAME,)
+    # not silent while it waits: a line every 10 s, and one when the wait ends
+    lag = [m for m in messages if m.startswith("Still waiting")]
+    assert len(lag) == 29 and lag[0] == ("Still waiting after 10 s of at most 300 s: 1 record cannot be checked, "
+                                         "as no nameserver answers: waiting the full time")
+    assert messages[-1] == ("Waited the full 300 s: 1 TXT record not verified, as no nameserver answered "
+                            "(_acme-challenge.example.com)")
     assert warnings[0].startswith("Cannot verify that _acme-challenge.example.com is served: ns-1-a.gandi.net "
                                   "(192.0.2.1), ns-1-b.gandi.net (2001:db8::1) did not answer DNS queries")
     assert "Waiting the full 300 s instead" in warnings[0] and "port 53, UDP and TCP" in warnings[0]
