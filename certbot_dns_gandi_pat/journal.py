@@ -136,7 +136,7 @@ def find_stale(directory: str) -> tuple[list[Stale], list[str]]:
         path = os.path.join(directory, name)
         try:
             stale = _load(path)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except Exception as exc:  # whatever is wrong with it, a journal is never acted on in part
             problems.append(f"{path}: cannot be read ({type(exc).__name__}); left alone: check the "
                             "_acme-challenge TXT records it names by hand, then delete it")
             continue
@@ -153,6 +153,8 @@ def _load(path: str) -> Optional[Stale]:
     pid, host = data["pid"], data["host"]
     if not isinstance(pid, int) or isinstance(pid, bool) or not isinstance(host, str):
         raise TypeError("pid or host")
+    if not 0 < pid < 2**31:  # 0 and negative pids name process groups in kill()
+        raise ValueError("pid")
     records: dict[tuple[str, str], list[str]] = {}
     for item in data["records"]:
         zone, name, values = item["zone"], item["name"], item["values"]

@@ -280,12 +280,18 @@ def test_journals_that_are_not_a_dead_runs_of_these_credentials_are_left_alone(
     broken = directory / "4-dd.json"
     broken.write_text('{"version": 1, "pid": 12')
     partial = write_journal(directory, "5-ee.json", standin.api_url, [rec[0], {"zone": "example.com"}])
-    before = {p: p.read_bytes() for p in (others, live, broken, partial)}
+    # pids that name no single process (0 and negatives are process groups to kill()), or none at all
+    odd = [write_journal(directory, f"8-{i}.json", standin.api_url, rec, pid=pid)
+           for i, pid in enumerate((2**70, 0, -1))]
+    deep = directory / "9-deep.json"
+    deep.write_text("[" * 100000 + "]" * 100000)
+    before = {p: p.read_bytes() for p in (others, live, broken, partial, *odd, deep)}
     records.recover(client_for(standin), str(directory), "/etc/g.ini")
     assert standin.txt("example.com", "_acme-challenge") == ["v"]
     assert {p: p.read_bytes() for p in before} == before
     problems = [m for m in caplog.messages if "cannot be read" in m]
-    assert len(problems) == 2 and any(str(broken) in m for m in problems) and any(str(partial) in m for m in problems)
+    assert len(problems) == 6
+    assert all(any(str(path) in m for m in problems) for path in (broken, partial, *odd, deep))
 
 
 def test_a_reused_pid_is_a_dead_run(tmp_path: Path) -> None:
