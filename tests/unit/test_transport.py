@@ -112,6 +112,15 @@ def test_redaction_happens_before_truncation() -> None:
     assert all(FAKE_TOKEN[i:i + 6] not in text for i in range(len(FAKE_TOKEN) - 5)), text
 
 
+@pytest.mark.parametrize("offset", [-6, -3, -1])
+def test_a_bare_token_across_the_cut_leaves_no_prefix(offset: int) -> None:
+    """Redacting after the cut would leave the token's first characters before the "…"."""
+    text = "m" * (transport.MAX_SHOWN + offset) + FAKE_TOKEN + " and more"
+    cut = transport.shown(text, FAKE_TOKEN)
+    assert len(cut) == transport.MAX_SHOWN and cut.endswith("…")
+    assert all(FAKE_TOKEN[:n] not in cut for n in range(3, len(FAKE_TOKEN))), cut
+
+
 def test_doctor_output_never_holds_a_token_prefix(tmp_path: Path) -> None:
     with RawServer(_echo_auth) as server:
         path = tmp_path / "gandi.ini"
