@@ -15,6 +15,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 from importlib.metadata import distributions
 from pathlib import Path
@@ -37,12 +38,15 @@ CERTBOT_SNAP_SHIPS = {"certbot", "acme", "josepy", "cryptography", "cffi", "pyop
 
 
 def python312() -> str:
-    candidates = [*sorted(glob.glob("/root/.pyenv/versions/3.12.*/bin/python")), "/usr/bin/python3.12"]
+    candidates = [*sorted(glob.glob("/root/.pyenv/versions/3.12.*/bin/python")),
+                  *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12.*/bin/python"))),
+                  shutil.which("python3.12") or "/usr/bin/python3.12"]
     for candidate in candidates:
         if os.access(candidate, os.X_OK) and subprocess.run([candidate, "--version"], capture_output=True,
                                                              check=False).returncode == 0:
             return candidate
-    pytest.fail("no Python 3.12 on this machine (the certbot snap's Python); looked at " + ", ".join(candidates))
+    pytest.fail("no Python 3.12 on this machine (the certbot snap's Python): install it (pyenv install 3.12); "
+                "looked at " + ", ".join(candidates))
 
 
 def run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
