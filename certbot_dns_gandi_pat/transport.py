@@ -142,11 +142,22 @@ class _DeadlineResponse(http.client.HTTPResponse):
 class _DeadlineMixin:
     attempt_seconds = ATTEMPT_SECONDS
     _deadline = math.inf
+    _connect_started: Optional[float] = None
+
+    def connect(self) -> None:
+        # urllib3 connects (and does the TLS handshake of) a new HTTPS connection
+        # before request(): that time counts against the attempt too.
+        self._connect_started = time.monotonic()
+        super().connect()  # type: ignore[misc]
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
         # One call per attempt: urllib3 sends each retry through request() again.
-        self._deadline = time.monotonic() + self.attempt_seconds
-        return super().request(*args, **kwargs)  # type: ignore[misc]
+        started = self._connect_started if self._connect_started is not None else time.monotonic()
+        self._deadline = started + self.attempt_seconds
+        try:
+            return super().request(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            self._connect_started = None  # a kept-alive connection's next attempt starts afresh
 
     @property
     def response_class(self) -> Callable[..., http.client.HTTPResponse]:

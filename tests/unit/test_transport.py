@@ -112,6 +112,24 @@ def test_redaction_happens_before_truncation() -> None:
     assert all(FAKE_TOKEN[i:i + 6] not in text for i in range(len(FAKE_TOKEN) - 5)), text
 
 
+def test_an_attempt_counts_from_the_connect_and_tls_handshake(monkeypatch: pytest.MonkeyPatch) -> None:
+    """urllib3 connects a new HTTPS connection before request(): that time is part of the attempt."""
+    from urllib3 import connection as u3connection
+
+    deadlines: list[float] = []
+    monkeypatch.setattr(u3connection.HTTPSConnection, "connect", lambda self: time.sleep(0.3))
+    monkeypatch.setattr(u3connection.HTTPConnection, "request",
+                        lambda self, *a, **k: deadlines.append(self._deadline))
+    conn = transport._pool_classes(1.0)["https"].ConnectionCls("127.0.0.1", 1)
+    before = time.monotonic()
+    conn.connect()
+    conn.request("GET", "/")
+    assert before + 1.0 <= deadlines[0] < before + 1.1  # not 1 s after the 0.3 s handshake
+    again = time.monotonic()
+    conn.request("GET", "/")  # kept alive: the next attempt starts afresh
+    assert again + 1.0 <= deadlines[1] < again + 1.1
+
+
 @pytest.mark.parametrize("offset", [-6, -3, -1])
 def test_a_bare_token_across_the_cut_leaves_no_prefix(offset: int) -> None:
     """Redacting after the cut would leave the token's first characters before the "…"."""
