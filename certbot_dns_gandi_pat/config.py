@@ -146,6 +146,9 @@ def parse(values: Mapping[str, object], source: str) -> GandiConfig:
     )
 
 
+_permissions_checked: set[str] = set()
+
+
 def read_file(path: str) -> GandiConfig:
     """Read and validate an INI file.
 
@@ -159,10 +162,13 @@ def read_file(path: str) -> GandiConfig:
     if not os.path.exists(path):
         raise ConfigError(f"{path}: no such credentials file; create it with your token "
                           "(README: Credentials file) or correct the path")
-    try:
-        dns_common.validate_file_permissions(path)
-    except errors.PluginError as exc:
-        raise ConfigError(str(exc)) from None
+    if path not in _permissions_checked:
+        try:
+            dns_common.validate_file_permissions(path)
+        except errors.PluginError as exc:
+            raise ConfigError(str(exc)) from None
+        # `certbot renew` reads the file once per lineage: certbot's warning once is enough.
+        _permissions_checked.add(path)
     try:
         # Parsed here rather than by certbot, whose parse error quotes (and
         # logs) the offending line, which may be the one holding the token.

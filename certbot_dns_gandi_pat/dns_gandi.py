@@ -33,8 +33,9 @@ EXPIRY_RANGE = (0, 3650)
 DEFAULT_EXPIRY_WARNING_DAYS = tokens.DEFAULT_WARNING_DAYS
 
 # Credentials files already warned about in this process: `certbot renew`
-# runs one authenticator per lineage, and the warning is said once per run.
+# runs one authenticator per lineage, and each warning is said once per run.
 _warned_expiry: set[str] = set()
+_warned: set[str] = set()
 
 
 class _Misconfigured(errors.MisconfigurationError):
@@ -174,7 +175,11 @@ class Authenticator(dns_common.DNSAuthenticator):
         except config.ConfigError as exc:
             raise errors.PluginError(str(exc)) from None
         for warning in self._gandi.warnings:
-            logger.warning("%s", warning)
+            if warning in _warned:
+                logger.debug("%s", warning)
+            else:
+                _warned.add(warning)
+                logger.warning("%s", warning)
 
     def _get_client(self) -> livedns.LiveDNSClient:
         if self._client is None:

@@ -274,6 +274,15 @@ def test_unsafe_permissions_are_said_once(live: Stack, tmp_path: Path) -> None:
     result = run(live, tmp_path, creds, "open.example.com")
     ok(result)
     assert result.stderr.count(f"Unsafe permissions on credentials configuration file: {creds}") == 1
+    # `certbot renew` reads the file once per lineage: each warning is still said once
+    ok(run(live, tmp_path, creds, "open2.example.com"))
+    creds.write_text(creds.read_text() + f"dns_gandi_api_key = {FAKE_API_KEY}\n")
+    renewed = live.run_certbot(tmp_path, "renew", "--force-renewal")
+    ok(renewed)
+    assert "open.example.com" in renewed.stdout and "open2.example.com" in renewed.stdout
+    assert renewed.stderr.count(f"Unsafe permissions on credentials configuration file: {creds}") == 1
+    assert renewed.stderr.count(f"{creds}: dns_gandi_api_key is not used because dns_gandi_token is set") == 1
+    assert FAKE_API_KEY not in renewed.stdout + renewed.stderr
 
 
 def test_two_packages_registering_dns_gandi(live: Stack, tmp_path: Path) -> None:

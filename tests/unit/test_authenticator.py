@@ -53,6 +53,7 @@ class FakeWaiter:
 def fake_waiter(monkeypatch: pytest.MonkeyPatch) -> None:
     FakeWaiter.calls, FakeWaiter.error = [], None
     dns_gandi._warned_expiry.clear()
+    dns_gandi._warned.clear()
     monkeypatch.setattr(dns_gandi.Authenticator, "waiter_factory", FakeWaiter)
     monkeypatch.setattr(dns_gandi.display_util, "notify", lambda msg: None)
     # No DNS server in unit tests: no name is delegated by CNAME.
