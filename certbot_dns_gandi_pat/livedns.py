@@ -266,7 +266,7 @@ class LiveDNSClient:
                 if isinstance(item, dict) and isinstance(item.get("fqdn"), str)
             )
             total = answer.headers.get("Total-Count", "")
-            if len(items) < PER_PAGE or (total.isdigit() and int(total) <= page * PER_PAGE):
+            if len(items) < PER_PAGE or (transport._digits(total) and int(total) <= page * PER_PAGE):
                 break
         else:
             logger.warning("Stopped listing LiveDNS domains after %d pages", MAX_PAGES)

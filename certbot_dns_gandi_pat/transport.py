@@ -64,6 +64,11 @@ _AUTH_VALUE = re.compile(r"(?i)\b(bearer|apikey)(\s+)[^\s\"',;}\]]+")
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "²", which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def redact(text: str, *secrets: str) -> str:
     """Mask the credentials and anything shaped like an Authorization value."""
     for secret in secrets:
@@ -74,8 +79,18 @@ def redact(text: str, *secrets: str) -> str:
 
 def shown(text: str, *secrets: str, limit: int = MAX_SHOWN) -> str:
     """A server's text made safe to print: redacted first, then one line, then cut."""
-    clean = " ".join(_UNPRINTABLE.sub(" ", redact(text, *secrets)).split())
+    # Lone surrogates ("\ud800" in JSON) cannot be printed or logged: replaced.
+    text = redact(text, *secrets).encode("utf-8", "replace").decode("utf-8")
+    clean = " ".join(_UNPRINTABLE.sub(" ", text).split())
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # {"rrset_values": [theirs], "rrset_values": [ours]} must not read as "ours only".
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a JSON object repeats a key")
+    return dict(pairs)
 
 
 class TransportError(Exception):
@@ -93,7 +108,7 @@ class Answer:
     def json(self) -> Any:
         """The decoded JSON body; ValueError when there is none."""
         try:
-            return jsonlib.loads(self.body.decode("utf-8"))
+            return jsonlib.loads(self.body.decode("utf-8"), object_pairs_hook=_unique_keys)
         except RecursionError:
             # "[[[[..." nested deeper than the parser's stack, well under the size cap
             raise ValueError("JSON nested too deeply") from None
@@ -146,8 +161,10 @@ class _DeadlineMixin:
 
     def connect(self) -> None:
         # urllib3 connects (and does the TLS handshake of) a new HTTPS connection
-        # before request(): that time counts against the attempt too.
+        # before request(): that time counts against the attempt too, and so
+        # does a proxy's answer to CONNECT, read here.
         self._connect_started = time.monotonic()
+        self._deadline = self._connect_started + self.attempt_seconds
         super().connect()  # type: ignore[misc]
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
@@ -426,7 +443,7 @@ class Transport:
 
     def _read(self, resp: requests.Response) -> bytes:
         length = resp.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self._max_body:
+        if _digits(length) and int(length) > self._max_body:
             raise _TooLarge
         encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("identity", "", "gzip", "x-gzip", "deflate"):

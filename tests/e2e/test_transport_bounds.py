@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_gandi_pat import doctor, transport
+from certbot_dns_gandi_pat import doctor, livedns, transport
 from tests.conftest import FAKE_TOKEN
 from tests.unit.test_doctor import ini as doctor_ini
 from tests.unit.test_doctor import run as doctor_run
@@ -129,3 +129,20 @@ def test_an_unreachable_api_is_unknown_not_critical(tmp_path: Path, standin: Sta
     assert code == doctor.UNKNOWN and out.startswith("dns-gandi doctor UNKNOWN - 1 skipped")
     assert "[skip] credential: listing the LiveDNS domains: connection refused" in out
     assert "       -> Check this host's network access to it" in out
+
+
+def test_a_proxy_dripping_its_answer_to_connect_is_cut_at_the_attempt_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    def script(conn: socket.socket, request: bytes) -> None:
+        drip(conn, b"HTTP/1.1 200 Connection established\r\n" + b"X-Pad: y\r\n" * 200, 0.1, server.stopping)
+
+    with RawServer(script) as server:
+        monkeypatch.setenv("HTTPS_PROXY", server.url)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        client = client_for("https://api.gandi.test/v5/livedns", connect_seconds=1.0, attempt_seconds=1.0,
+                            request_seconds=2.5)
+        start = time.monotonic()
+        with pytest.raises(livedns.LiveDNSError, match="no complete answer within the time limit"):
+            client.list_domains()
+        elapsed = time.monotonic() - start
+    assert elapsed < 4, elapsed  # without the deadline, each byte within 1 s kept it going for 200 s

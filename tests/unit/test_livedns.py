@@ -79,6 +79,13 @@ def test_listing_is_paginated(client: livedns.LiveDNSClient, requests_mock: rm.M
     assert [r.qs["page"] for r in requests_mock.request_history] == [["1"], ["2"]]
 
 
+def test_a_total_count_that_is_no_number_is_ignored(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    page1 = domains(*(f"d{i}.com" for i in range(100)))
+    requests_mock.get(f"{API}/domains", [{"json": page1, "headers": {"Total-Count": "\u00b2"}},
+                                        {"json": domains("example.com"), "headers": {"Total-Count": "\u00b2"}}])
+    assert client.find_zone("_acme-challenge.example.com") == "example.com"
+
+
 def test_probing_when_listing_is_forbidden(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
     requests_mock.get(f"{API}/domains", status_code=403, json=envelope(403, "denied"))
     requests_mock.get(f"{API}/domains/www.deep.example.org", status_code=404, json=envelope(404, "Unknown domain", "LocalizedHTTPNotFound"))
@@ -393,6 +400,7 @@ GARBAGE = [
     {"json": {"rrset_values": [1, 2]}}, {"json": {"rrset_name": "_acme-challenge"}}, {"text": "null"},
     {"json": {"rrset_values": ['"v"'], "rrset_type": "CNAME"}},
     {"text": "[" * 100000 + "]" * 100000},  # deeper than the JSON parser's stack, under the size cap
+    {"text": '{"rrset_values": ["\\"theirs\\""], "rrset_values": ["\\"ours\\""]}'},  # the last key wins in json
 ]
 
 

@@ -189,3 +189,28 @@ def test_answers_read_from_several_threads_keep_their_own_deadlines(standin: Sta
     for t in threads:
         t.join()
     assert results == [200] * 8
+
+
+@pytest.mark.parametrize("length", [b"\xb2", b"\xb9\xb3", b"-1", b"12x"])
+def test_a_content_length_that_is_no_number_is_not_a_crash(length: bytes) -> None:
+    """"²" is a digit to str.isdigit() and no number to int()."""
+    def script(conn: socket.socket, request: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + length + b"\r\nConnection: close\r\n\r\n[]")
+
+    with RawServer(script) as server:
+        try:
+            client_for(server.url + "/v5/livedns", attempt_seconds=1.0, request_seconds=1.5).list_domains()
+        except livedns.LiveDNSError:
+            pass  # refused in words is fine; anything else fails the test
+
+
+def test_what_is_shown_can_always_be_printed() -> None:
+    shown = transport.shown('bad \ud800 request \x1b[31m')
+    shown.encode("utf-8")  # a lone surrogate would raise here, and in print()
+    assert shown.startswith("bad ") and "request" in shown and "\x1b" not in shown
+
+
+def test_a_json_object_repeating_a_key_is_unreadable() -> None:
+    body = b'{"rrset_values": ["\\"theirs\\""], "rrset_values": ["\\"ours\\""]}'
+    with pytest.raises(ValueError, match="repeats a key"):
+        transport.Answer(200, {}, body).json()
