@@ -303,6 +303,20 @@ class _QuietUrllib3Retries(logging.Filter):
 logging.getLogger("urllib3.connectionpool").addFilter(_QuietUrllib3Retries())
 
 
+class _WithheldHeaderDump(logging.Filter):
+    """urllib3 logs the raw text of headers it cannot parse, with a traceback:
+    a server echoing the request would put the credential in certbot's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Failed to parse headers"):
+            record.msg, record.args = "An answer had malformed headers (their text is not logged)", ()
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+logging.getLogger("urllib3.connection").addFilter(_WithheldHeaderDump())
+
+
 def default_retry(attempt_seconds: float = ATTEMPT_SECONDS, budget: float = REQUEST_SECONDS) -> Retry:
     return _Retry(
         total=4, connect=3, read=2, status=4, other=0, backoff_factor=0.5,

@@ -7,6 +7,7 @@ or the stand-in with an injected fault; none of these held on 0.1.0.
 from __future__ import annotations
 
 import email.utils
+import logging
 import socket
 import threading
 import time
@@ -214,3 +215,17 @@ def test_a_json_object_repeating_a_key_is_unreadable() -> None:
     body = b'{"rrset_values": ["\\"theirs\\""], "rrset_values": ["\\"ours\\""]}'
     with pytest.raises(ValueError, match="repeats a key"):
         transport.Answer(200, {}, body).json()
+
+
+def test_headers_urllib3_cannot_parse_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """urllib3 logs unparsable header text at WARNING: a server echoing the request puts the token there."""
+    def script(conn: socket.socket, request: bytes) -> None:
+        auth = next(line for line in request.split(b"\r\n") if line.lower().startswith(b"authorization:"))
+        conn.sendall(b"HTTP/1.1 400 Bad\r\nX-Ok: 1\r\nEcho " + auth + b"\r\nContent-Length: 2\r\n\r\n{}")
+
+    caplog.set_level(logging.DEBUG)
+    with RawServer(script) as server:
+        with pytest.raises(livedns.LiveDNSError):
+            client_for(server.url + "/v5/livedns", attempt_seconds=1.0, request_seconds=1.5).list_domains()
+    assert "An answer had malformed headers (their text is not logged)" in caplog.messages
+    assert FAKE_TOKEN[5:] not in caplog.text
