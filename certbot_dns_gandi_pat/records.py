@@ -64,6 +64,7 @@ class RRset:
 class _Write:
     values: list[str]
     state: str = PENDING
+    earlier: Optional[str] = None  # the state an earlier write at the same rrset left
     started: float = 0.0
     ended: Optional[float] = None
     future: Optional[Future[None]] = field(default=None, repr=False)
@@ -123,6 +124,8 @@ class ChallengeRecords:
             for rrset, values in groups.items():
                 entry = self._writes.setdefault(rrset, _Write([]))
                 entry.values.extend(v for v in values if v not in entry.values)
+                if entry.state in (WRITTEN, UNKNOWN):
+                    entry.earlier = entry.state
                 entry.state = PENDING
             self._save_journal()
         futures = {rrset: self._submit(rrset, values) for rrset, values in groups.items()}
@@ -153,7 +156,8 @@ class ChallengeRecords:
                 self._client.add_txt(rrset.zone, rrset.name, values)
             except BaseException as exc:
                 refused = isinstance(exc, LiveDNSError) and exc.refused
-                self._finish(entry, REFUSED if refused else UNKNOWN)
+                # A refusal of this write says nothing of what an earlier one put there.
+                self._finish(entry, (entry.earlier or REFUSED) if refused else UNKNOWN)
                 raise
             self._finish(entry, WRITTEN)
             logger.info("Added %d TXT value(s) at %s", len(values), rrset.fqdn)

@@ -92,6 +92,19 @@ def test_a_refused_merge_after_a_conflict_is_not_taken_for_nothing_written(stand
     assert standin.challenge_records() == {}
 
 
+def test_a_refused_later_write_does_not_forget_an_earlier_one(standin: StandIn, tmp_path: Path) -> None:
+    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(tmp_path / "j"), "/etc/g.ini",
+                                                                         standin.api_url))
+    recs.add([("_acme-challenge.example.com", "first")])
+    standin.add_fault(method="POST", status=403,
+                      body='{"code": 403, "message": "Forbidden", "object": "HTTPForbidden", "cause": "Forbidden"}')
+    with pytest.raises(livedns.ForbiddenError):
+        recs.add([("_acme-challenge.example.com", "second")])
+    assert list((tmp_path / "j").glob("*.json"))  # still journalled
+    assert recs.remove_all() == []
+    assert standin.challenge_records() == {}
+
+
 def test_partial_failure_is_reported_and_everything_written_is_removed(standin: StandIn) -> None:
     standin.faults.append(Fault(method="POST", path=r"/domains/example\.org/.*", status=400, times=-1,
                                 body='{"status": "error", "errors": [{"name": "x", "description": "broken"}]}'))
