@@ -7,8 +7,9 @@ The rules, each one tested (tests/unit/test_transport.py, tests/e2e/test_faults.
   read waits at most for what is left of the attempt. No new attempt starts
   when it could not end within ``request_seconds`` of the first one, so a whole
   request, retries and backoff included, ends within ``request_seconds``.
-* Size. At most ``max_body`` bytes of an answer are read, after decompression,
-  whatever Content-Length says: these routes answer in kilobytes.
+* Size. At most ``max_body`` bytes of an answer's body are read, after
+  decompression, whatever Content-Length says, and MAX_HEADERS of its headers:
+  these routes answer in kilobytes.
 * Retries. Connection errors, errors while reading the status and headers, and
   HTTP 429/500/502/503/504 are retried with exponential backoff, for every
   method: the client's writes are idempotent. Retry-After is honoured when it
@@ -57,6 +58,7 @@ ATTEMPT_SECONDS = 15.0  # LiveDNS answers in well under a second when healthy
 REQUEST_SECONDS = 60.0
 MAX_RETRY_AFTER = 10.0  # a server must not park a cron run for an hour
 MAX_BODY = 1 << 20
+MAX_HEADERS = 64 << 10  # LiveDNS sends about 1 KiB
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_SHOWN = 200  # characters of a server's message quoted in an error
 
@@ -126,6 +128,7 @@ class _DeadlineReader(io.RawIOBase):
     def __init__(self, inner: Any, sock: socket.socket, deadline: float) -> None:
         super().__init__()
         self._inner, self._sock, self._deadline = inner, sock, deadline
+        self.header_bytes: Optional[int] = 0  # counted until the headers are parsed
 
     def readable(self) -> bool:
         return True
@@ -138,9 +141,14 @@ class _DeadlineReader(io.RawIOBase):
         self._sock.settimeout(left if before is None else min(before, left))
         try:
             read: Optional[int] = self._inner.readinto(buffer)
-            return read
         finally:
             self._sock.settimeout(before)
+        if self.header_bytes is not None and read:
+            self.header_bytes += read
+            if self.header_bytes > MAX_HEADERS:
+                # http.client alone allows 100 lines of 64 KiB each.
+                raise OSError("answer headers too large")
+        return read
 
     def close(self) -> None:
         self._inner.close()
@@ -151,7 +159,12 @@ class _DeadlineResponse(http.client.HTTPResponse):
     def __init__(self, sock: socket.socket, *args: Any, deadline: float, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
         # detach(): dropping the original reader must not close the socket's stream.
-        self.fp = io.BufferedReader(_DeadlineReader(self.fp.detach(), sock, deadline))
+        self._reader = _DeadlineReader(self.fp.detach(), sock, deadline)
+        self.fp = io.BufferedReader(self._reader)
+
+    def begin(self) -> None:
+        super().begin()
+        self._reader.header_bytes = None  # the body has its own cap
 
 
 class _DeadlineMixin:
@@ -334,6 +347,7 @@ _REASONS = (
     ("ReadTimeout", "no complete answer within the time limit"),
     ("Read timed out", "no complete answer within the time limit"),
     ("attempt deadline", "no complete answer within the time limit"),
+    ("answer headers too large", f"the answer's headers were larger than {MAX_HEADERS // 1024} KiB"),
     ("Connection refused", "connection refused"),
     ("Name or service not known", "the host name could not be resolved"),
     ("Temporary failure in name resolution", "the host name could not be resolved"),

@@ -4,6 +4,7 @@ the quick unit run). Each one failed on 0.1.0.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import socket
@@ -146,3 +147,23 @@ def test_a_proxy_dripping_its_answer_to_connect_is_cut_at_the_attempt_deadline(m
             client.list_domains()
         elapsed = time.monotonic() - start
     assert elapsed < 4, elapsed  # without the deadline, each byte within 1 s kept it going for 200 s
+
+
+def test_huge_headers_are_refused_in_bounded_memory() -> None:
+    """http.client alone accepts 100 header lines of 64 KiB each."""
+    huge = (b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"a" * 65000) for i in range(95))
+            + b"Content-Length: 2\r\n\r\n[]")  # made before memory is traced
+
+    def script(conn: socket.socket, request: bytes) -> None:
+        with contextlib.suppress(OSError):
+            conn.sendall(huge)
+
+    with RawServer(script) as server:
+        tracemalloc.start()
+        try:
+            with pytest.raises(transport.TransportError, match="headers were larger than 64 KiB"):
+                make_transport().request("GET", server.url + "/x")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 2 << 20, peak  # 47 MiB when every header line was read
