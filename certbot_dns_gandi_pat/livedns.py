@@ -225,7 +225,15 @@ class LiveDNSClient:
             if domains and candidate in domains:
                 return candidate
             try:
-                self._call("GET", f"/domains/{quote(candidate)}", what=f"looking up zone {candidate}")
+                what = f"looking up zone {candidate}"
+                answer = self._call("GET", f"/domains/{quote(candidate)}", what=what)
+                body = _json_or_none(answer)
+                # Only the zone's own description proves it: a captive portal answers 200 too.
+                if not (isinstance(body, dict) and str(body.get("fqdn", "")).lower() == candidate):
+                    raise UnreadableAnswer(
+                        f"{what}: HTTP {answer.status} with a body that is not a LiveDNS domain "
+                        f"({self._http.shown(answer.text, limit=60) or 'empty'}); nothing was concluded",
+                        answer.status)
                 return candidate
             except _NotFound:
                 continue

@@ -99,6 +99,17 @@ def test_probing_when_listing_is_forbidden(client: livedns.LiveDNSClient, reques
     assert all("/domains/org" not in p and "_acme" not in p for p in probed)
 
 
+@pytest.mark.parametrize("body", [{"text": "<html>Welcome to the hotel Wi-Fi</html>"}, {"json": {}},
+                                  {"json": {"fqdn": "other.org"}}, {"json": ["example.org"]}])
+def test_a_probe_answered_200_without_the_zone_proves_nothing(client: livedns.LiveDNSClient,
+                                                              requests_mock: rm.Mocker, body: dict[str, Any]) -> None:
+    requests_mock.get(f"{API}/domains", status_code=403, json=envelope(403, "denied"))
+    requests_mock.get(f"{API}/domains/example.org", **body)
+    with pytest.raises(livedns.UnreadableAnswer, match="looking up zone example.org: HTTP 200 with a body that is "
+                                                       "not a LiveDNS domain"):
+        client.find_zone("_acme-challenge.example.org")
+
+
 def test_probing_when_the_listing_misses_the_domain(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
     requests_mock.get(f"{API}/domains", json=domains("other.net"))
     requests_mock.get(f"{API}/domains/example.com", json={"fqdn": "example.com"})
