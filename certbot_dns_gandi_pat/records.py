@@ -23,6 +23,7 @@ Rules (tests/unit/test_records.py, tests/e2e/test_faults.py):
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -263,11 +264,24 @@ def recover(client: LiveDNSClient, directory: str, credentials: str) -> None:
                     if client.remove_txt(zone, name, values):
                         logger.warning("Removed %d TXT value(s) at %s left by an interrupted run "
                                        "(pid %d, %s)", len(values), where, run.pid, run.created)
+                    elif _recent(run.path):
+                        # Killed moments ago: a write it sent may still be applied.
+                        remaining[(zone, name)] = values
+                        logger.info("No TXT values yet at %s from an interrupted run (pid %d); looking "
+                                    "again at the next run", where, run.pid)
                 except LiveDNSError as exc:
                     remaining[(zone, name)] = values
                     logger.warning("Could not yet remove TXT values at %s left by an interrupted run "
                                    "(pid %d): %s", where, run.pid, exc.headline)
             journals.discard(run, remaining)
+
+
+def _recent(path: str) -> bool:
+    """Whether a journal was written less than a write's time bound ago."""
+    try:
+        return time.time() - os.stat(path).st_mtime < WRITE_BOUND
+    except OSError:
+        return False
 
 
 def _summary(head: str, errors: Sequence[BaseException]) -> str:

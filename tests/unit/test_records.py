@@ -307,6 +307,23 @@ def test_journals_that_are_not_a_dead_runs_of_these_credentials_are_left_alone(
     assert all(any(str(path) in m for m in problems) for path in (broken, partial, *odd, deep))
 
 
+def test_a_run_killed_moments_ago_is_looked_at_again_before_its_journal_goes(standin: StandIn,
+                                                                              tmp_path: Path) -> None:
+    """Nothing there yet may mean a write still landing: the journal waits for a write's time bound."""
+    directory = tmp_path / "journal"
+    rec = [{"zone": "example.com", "name": "_acme-challenge.late", "values": ["late"]}]
+    path = write_journal(directory, "1-late.json", standin.api_url, rec)
+    records.recover(client_for(standin), str(directory), "/etc/g.ini")
+    assert path.exists()
+    standin.set_txt("example.com", "_acme-challenge.late", ["late"])  # the write landed after all
+    records.recover(client_for(standin), str(directory), "/etc/g.ini")
+    assert not path.exists() and standin.challenge_records() == {}
+    path = write_journal(directory, "2-old.json", standin.api_url, rec)
+    os.utime(path, (0, 0))  # written long ago: nothing there means nothing left
+    records.recover(client_for(standin), str(directory), "/etc/g.ini")
+    assert not path.exists()
+
+
 def test_a_reused_pid_is_a_dead_run(tmp_path: Path) -> None:
     directory = tmp_path / "journal"
     write_journal(directory, "6-ff.json", "http://x", [{"zone": "example.com", "name": "a", "values": ["v"]}],
