@@ -327,7 +327,9 @@ class _WithheldHeaderDump(logging.Filter):
         return True
 
 
-logging.getLogger("urllib3.connection").addFilter(_WithheldHeaderDump())
+# urllib3 2 logs it from urllib3.connection, urllib3 1.26 from urllib3.connectionpool.
+for _name in ("urllib3.connection", "urllib3.connectionpool"):
+    logging.getLogger(_name).addFilter(_WithheldHeaderDump())
 
 
 def default_retry(attempt_seconds: float = ATTEMPT_SECONDS, budget: float = REQUEST_SECONDS) -> Retry:

@@ -143,7 +143,9 @@ def test_a_proxy_dripping_its_answer_to_connect_is_cut_at_the_attempt_deadline(m
         client = client_for("https://api.gandi.test/v5/livedns", connect_seconds=1.0, attempt_seconds=1.0,
                             request_seconds=2.5)
         start = time.monotonic()
-        with pytest.raises(livedns.LiveDNSError, match="no complete answer within the time limit"):
+        # urllib3 1.26 reports the cut tunnel as a proxy failure
+        with pytest.raises(livedns.LiveDNSError, match="no complete answer within the time limit|the proxy "
+                                                       "refused or failed the connection"):
             client.list_domains()
         elapsed = time.monotonic() - start
     assert elapsed < 4, elapsed  # without the deadline, each byte within 1 s kept it going for 200 s
