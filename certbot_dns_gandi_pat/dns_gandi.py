@@ -34,8 +34,15 @@ DEFAULT_EXPIRY_WARNING_DAYS = tokens.DEFAULT_WARNING_DAYS
 
 # Credentials files already warned about in this process: `certbot renew`
 # runs one authenticator per lineage, and each warning is said once per run.
-_warned_expiry: set[str] = set()
 _warned: set[str] = set()
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key in _warned:
+        logger.debug("%s", message)
+    else:
+        _warned.add(key)
+        logger.warning("%s", message)
 
 
 class _Misconfigured(errors.MisconfigurationError):
@@ -175,11 +182,7 @@ class Authenticator(dns_common.DNSAuthenticator):
         except config.ConfigError as exc:
             raise errors.PluginError(str(exc)) from None
         for warning in self._gandi.warnings:
-            if warning in _warned:
-                logger.debug("%s", warning)
-            else:
-                _warned.add(warning)
-                logger.warning("%s", warning)
+            _warn_once(warning, warning)
 
     def _get_client(self) -> livedns.LiveDNSClient:
         if self._client is None:
@@ -271,12 +274,11 @@ class Authenticator(dns_common.DNSAuthenticator):
             return
         self._checked_token = True
         days = self.conf("expiry-warning-days")
-        if not days or self._gandi.source in _warned_expiry:
+        if not days or f"expiry {self._gandi.source}" in _warned:
             return
         message = tokens.expiry_warning(self._get_client().token_info(), days, self._gandi.source)
         if message:
-            _warned_expiry.add(self._gandi.source)
-            logger.warning("%s", message)
+            _warn_once(f"expiry {self._gandi.source}", message)
             if getattr(self.config, "quiet", False):
                 # --quiet shows errors only; cron and systemd mail what reaches
                 # stderr, and this is what they must see while there is time.

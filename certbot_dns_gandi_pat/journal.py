@@ -177,6 +177,8 @@ def discard(stale: Stale, remaining: Entries) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(stale.path)
         return
+    if remaining == stale.records:
+        return  # unchanged: its age still tells when its writes were sent
     with open(stale.path, encoding="utf-8") as handle:
         data = json.load(handle)
     data["records"] = [{"zone": z, "name": n, "values": v} for (z, n), v in remaining.items() if v]

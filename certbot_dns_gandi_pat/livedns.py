@@ -230,10 +230,7 @@ class LiveDNSClient:
                 body = _json_or_none(answer)
                 # Only the zone's own description proves it: a captive portal answers 200 too.
                 if not (isinstance(body, dict) and str(body.get("fqdn", "")).lower() == candidate):
-                    raise UnreadableAnswer(
-                        f"{what}: HTTP {answer.status} with a body that is not a LiveDNS domain "
-                        f"({self._http.shown(answer.text, limit=60) or 'empty'}); nothing was concluded",
-                        answer.status)
+                    raise self._unreadable(answer, what, "a LiveDNS domain")
                 return candidate
             except _NotFound:
                 continue
@@ -274,7 +271,7 @@ class LiveDNSClient:
                 if isinstance(item, dict) and isinstance(item.get("fqdn"), str)
             )
             total = answer.headers.get("Total-Count", "")
-            if len(items) < PER_PAGE or (transport._digits(total) and int(total) <= page * PER_PAGE):
+            if len(items) < PER_PAGE or (transport.digits(total) and int(total) <= page * PER_PAGE):
                 break
         else:
             logger.warning("Stopped listing LiveDNS domains after %d pages", MAX_PAGES)
@@ -515,11 +512,13 @@ class LiveDNSClient:
     def _rrset_values(self, answer: transport.Answer, what: str) -> list[str]:
         values = self._readable_rrset(answer)
         if values is None:
-            raise UnreadableAnswer(
-                f"{what}: HTTP {answer.status} with a body that is not a TXT rrset "
-                f"({self._http.shown(answer.text, limit=60) or 'empty'}); nothing was concluded",
-                answer.status)
+            raise self._unreadable(answer, what, "a TXT rrset")
         return values
+
+    def _unreadable(self, answer: transport.Answer, what: str, expected: str) -> UnreadableAnswer:
+        return UnreadableAnswer(
+            f"{what}: HTTP {answer.status} with a body that is not {expected} "
+            f"({self._http.shown(answer.text, limit=60) or 'empty'}); nothing was concluded", answer.status)
 
     @staticmethod
     def _readable_rrset(answer: transport.Answer) -> Optional[list[str]]:

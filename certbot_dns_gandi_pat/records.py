@@ -258,13 +258,14 @@ def recover(client: LiveDNSClient, directory: str, credentials: str) -> None:
                 logger.debug("Journal %s belongs to other credentials; left for a run that uses them", run.path)
                 continue
             remaining: dict[tuple[str, str], list[str]] = {}
+            recent = _recent(run.path)
             for (zone, name), values in run.records.items():
                 where = zone if name == "@" else f"{name}.{zone}"
                 try:
                     if client.remove_txt(zone, name, values):
                         logger.warning("Removed %d TXT value(s) at %s left by an interrupted run "
                                        "(pid %d, %s)", len(values), where, run.pid, run.created)
-                    elif _recent(run.path):
+                    elif recent:
                         # Killed moments ago: a write it sent may still be applied.
                         remaining[(zone, name)] = values
                         logger.info("No TXT values yet at %s from an interrupted run (pid %d); looking "

@@ -66,7 +66,7 @@ _AUTH_VALUE = re.compile(r"(?i)\b(bearer|apikey)(\s+)[^\s\"',;}\]]+")
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
-def _digits(text: str) -> bool:
+def digits(text: str) -> bool:
     """ASCII digits only: str.isdigit() also accepts "²", which int() refuses."""
     return text.isascii() and text.isdigit()
 
@@ -473,7 +473,7 @@ class Transport:
 
     def _read(self, resp: requests.Response) -> bytes:
         length = resp.headers.get("Content-Length", "")
-        if _digits(length) and int(length) > self._max_body:
+        if digits(length) and int(length) > self._max_body:
             raise _TooLarge
         encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("identity", "", "gzip", "x-gzip", "deflate"):

@@ -52,7 +52,6 @@ class FakeWaiter:
 @pytest.fixture(autouse=True)
 def fake_waiter(monkeypatch: pytest.MonkeyPatch) -> None:
     FakeWaiter.calls, FakeWaiter.error = [], None
-    dns_gandi._warned_expiry.clear()
     dns_gandi._warned.clear()
     monkeypatch.setattr(dns_gandi.Authenticator, "waiter_factory", FakeWaiter)
     monkeypatch.setattr(dns_gandi.display_util, "notify", lambda msg: None)
