@@ -8,14 +8,17 @@ own status 2 would read as CRITICAL to a monitoring system).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn, Optional, TextIO
 
-from certbot_dns_gandi_pat import __version__, dnscheck, doctor, tokens
+from certbot_dns_gandi_pat import __version__, dnscheck, doctor, files, tokens
 
 PROG = "certbot-dns-gandi-pat"
 CONFIG_DIR = "/etc/letsencrypt"
@@ -131,7 +134,7 @@ def _logging(verbose: bool) -> Iterator[None]:
         root.setLevel(saved)
 
 
-def _renewals(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) -> int:
+def _renewals(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, ledger: files.Ledger) -> int:
     from certbot_dns_gandi_pat import renewals
 
     servers = _servers(args, parser)
@@ -143,36 +146,61 @@ def _renewals(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Te
     return check.exit_code()
 
 
-def _migrate(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) -> int:
+def _migrate(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, ledger: files.Ledger) -> int:
     from certbot_dns_gandi_pat import migrate
 
     with _logging(args.verbose):
-        return migrate.run(args.config_dir, args.dry_run, out)
+        return migrate.run(args.config_dir, args.dry_run, out, ledger)
 
 
-def _rotate(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) -> int:
+def _rotate(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, ledger: files.Ledger) -> int:
     from certbot_dns_gandi_pat import rotate
 
     servers = _servers(args, parser)
     with _logging(args.verbose):
         rotation = rotate.Rotation(args.credentials, os.path.abspath(args.config_dir),
                                    nameservers=servers, write_test=args.write_test,
-                                   dry_run=args.dry_run)
+                                   dry_run=args.dry_run, ledger=ledger)
         return rotation.run(sys.stdin, out)
 
 
-def _doctor(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) -> int:
+def _doctor(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, ledger: files.Ledger) -> int:
     servers = _servers(args, parser)
     with _logging(args.verbose):
         check = doctor.Doctor(args.credentials, args.domains, nameservers=servers,
-                              write_test=args.write_test, expiry_days=args.expiry_warning_days)
+                              write_test=args.write_test, expiry_days=args.expiry_warning_days,
+                              ledger=ledger)
         checks = check.run()
         print(doctor.render(checks, args.json, check.secret), file=out)
     return doctor.exit_code(checks)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt, so that the same cleanup runs."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.run(args, parser, out)
-    return code
+    ledger = files.Ledger()
+    main_thread = threading.current_thread() is threading.main_thread()
+    saved = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        code: int = args.run(args, parser, out, ledger)
+        return code
+    except KeyboardInterrupt as exc:
+        # Whatever was cleaned up ran on the way here (finally blocks); what is
+        # left to say is the state of each file, in one line.
+        what = "SIGTERM" if isinstance(exc, Terminated) else "interrupt"
+        line = f"dns-gandi {args.command} UNKNOWN - stopped by {what}: {ledger.describe()}"
+        if getattr(args, "json", False):
+            line = json.dumps({"ok": False, "exit_code": doctor.UNKNOWN, "verdict": "UNKNOWN", "summary": line})
+        print(line, file=out, flush=True)
+        return doctor.UNKNOWN
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, saved if saved is not None else signal.SIG_DFL)

@@ -14,8 +14,11 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 from urllib.parse import urlsplit
+
+from certbot_dns_gandi_pat import inifile
+from certbot_dns_gandi_pat.errors import GandiPatError
 
 DEFAULT_API_URL = "https://api.gandi.net/v5/livedns"
 DEFAULT_TOKENINFO_URL = "https://id.gandi.net/tokeninfo"
@@ -39,6 +42,12 @@ MIGRATE_HINT = "run `certbot-dns-gandi-pat migrate` to rewrite the old names"
 _LEGACY_KEY = re.compile(r"[a-z0-9]{24}")
 _SAFE_SECRET = re.compile(r"[\x21-\x7e]+")
 
+# Settings whose values may be shown; any other value of a credentials file may
+# be a credential (under a misspelt or old key, too) and is never shown.
+SHOWN = frozenset({API_URL, TOKENINFO_URL, SHARING_ID, PREFIX + "credentials", PREFIX + "propagation_seconds",
+                   PREFIX + "nameservers", PREFIX + "expiry_warning_days"})
+_SHORTEST_SECRET = 8  # shorter values ("10", "yes") are settings; masking them would garble output
+
 PAT_HOWTO = (
     "Create a Personal Access Token in Gandi's admin panel (Organizations > your "
     "organization > Sharing > Create a token, or Account settings > Personal Access "
@@ -47,7 +56,7 @@ PAT_HOWTO = (
 )
 
 
-class ConfigError(ValueError):
+class ConfigError(GandiPatError):
     """A credentials file that cannot be used; the message names file and key."""
 
 
@@ -94,6 +103,12 @@ class GandiConfig:
     @property
     def credential_key(self) -> str:
         return TOKEN if self.is_pat else API_KEY
+
+
+def secret_values(values: Mapping[str, Any]) -> list[str]:
+    """The values of a credentials file that must never be printed."""
+    return [v for k, v in values.items() if isinstance(v, str) and len(v.strip()) >= _SHORTEST_SECRET
+            and (modern_key(k) or k) not in SHOWN]
 
 
 def modern_key(key: str) -> Optional[str]:
@@ -149,13 +164,12 @@ def parse(values: Mapping[str, object], source: str) -> GandiConfig:
 _permissions_checked: set[str] = set()
 
 
-def read_file(path: str) -> GandiConfig:
-    """Read and validate an INI file.
+def load(path: str) -> inifile.Ini:
+    """Read a credentials file as every command and the plugin read it (``inifile``).
 
     certbot's own check runs first, so that a missing file or one others can
     read is reported in certbot's words (once) by the plugin and ``doctor`` alike.
     """
-    import configobj
     from certbot import errors
     from certbot.plugins import dns_common
 
@@ -170,48 +184,51 @@ def read_file(path: str) -> GandiConfig:
         # `certbot renew` reads the file once per lineage: certbot's warning once is enough.
         _permissions_checked.add(path)
     try:
-        # Parsed here rather than by certbot, whose parse error quotes (and
+        # Read here rather than by certbot, whose parse error quotes (and
         # logs) the offending line, which may be the one holding the token.
-        confobj = configobj.ConfigObj(path, file_error=True)
-    except configobj.ConfigObjError as exc:
-        lines = sorted({e.line_number for e in getattr(exc, "errors", [exc])
-                        if getattr(e, "line_number", None)})
-        where = f" (line {', '.join(map(str, lines))})" if lines else ""
-        raise ConfigError(
-            f"{path}: cannot be parsed as an INI file{where}; each line must read "
-            "key = value, for example: dns_gandi_token = <token>"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read ({type(exc).__name__})") from None
-    sections = [name for name, value in confobj.items() if isinstance(value, dict)]
+        return inifile.read(path)
+    except inifile.Unparsable as exc:
+        raise ConfigError(f"{exc}; each line must read key = value, for example: "
+                          "dns_gandi_token = <token>") from None
+    except inifile.EditError as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+
+
+def check_layout(ini: inifile.Ini) -> None:
+    """Refuse what would make certbot's reading of the file differ from what it seems to say."""
+    sections = [name for name, value in ini.values.items() if isinstance(value, dict)]
     if sections:
         # A "[gandi]" header hides every key under it from certbot, which reads
         # only the top level: the file would look empty.
-        raise ConfigError(f"{path}: has a [{sections[0]}] section header, which hides the keys "
+        raise ConfigError(f"{ini.source}: has a [{sections[0]}] section header, which hides the keys "
                           f"below it; credentials files have no sections: delete the [{sections[0]}] line")
     for key in CREDENTIAL_KEYS:
-        if confobj.get(key) is not None and _cut_by_comment(path, key):
+        if ini.values.get(key) is not None and any(_cut_by_comment(e) for e in ini.document.find(key)):
             raise ConfigError(
-                f"{path}: the value of {key} contains '#', which starts a comment in an INI "
+                f"{ini.source}: the value of {key} contains '#', which starts a comment in an INI "
                 "file, so only its first part was read. Gandi credentials are letters and "
                 "digits: paste the value again, whole"
             )
-    return parse(dict(confobj), path)
 
 
-def _cut_by_comment(path: str, key: str) -> bool:
+def from_ini(ini: inifile.Ini) -> GandiConfig:
+    check_layout(ini)
+    return parse(ini.values, ini.source)
+
+
+def read_file(path: str) -> GandiConfig:
+    """Read and validate a credentials file."""
+    return from_ini(load(path))
+
+
+def _cut_by_comment(entry: inifile.Entry) -> bool:
     # configobj reads `key = abc#def` as "abc" plus a comment. A comment after
     # whitespace is a real one (a credential never holds spaces); a '#' glued to
     # the value means the credential itself was cut.
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            name, sep, rest = line.partition("=")
-            if sep and name.strip() == key:
-                value = rest.strip()
-                if "#" in value and not value.startswith(('"', "'")):
-                    head = value.split("#", 1)[0]
-                    return not head or not head[-1].isspace()
-    return False
+    value = entry.value.strip()
+    return "#" in value and not value.startswith(('"', "'"))
 
 
 def _close_key(key: str) -> Optional[str]:

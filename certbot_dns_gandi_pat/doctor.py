@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Optional
 
-from certbot_dns_gandi_pat import config, dnscheck, livedns, tokens, transport
+from certbot_dns_gandi_pat import config, dnscheck, files, livedns, tokens, transport
+from certbot_dns_gandi_pat.records import ChallengeRecords
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 _MARKS = {PASS: "[ ok ]", WARN: "[warn]", FAIL: "[FAIL]", SKIP: "[skip]"}
@@ -50,12 +51,14 @@ class Doctor:
         nameservers: Optional[Sequence[dnscheck.Server]] = None,
         write_test: bool = False,
         expiry_days: int = tokens.DEFAULT_WARNING_DAYS,
+        ledger: Optional[files.Ledger] = None,
     ) -> None:
         self.credentials = os.path.abspath(os.path.expanduser(credentials))
         self.domains = list(domains)
         self.nameservers = list(nameservers) if nameservers else None
         self.write_test = write_test
         self.expiry_days = expiry_days
+        self.ledger = ledger
         self.checks: list[Check] = []
         self.secret = ""
 
@@ -216,25 +219,38 @@ class Doctor:
             self.check_write(client, zone)
 
     def check_write(self, client: livedns.LiveDNSClient, zone: str) -> None:
-        self.checks.append(write_test(client, zone, "doctor"))
+        self.checks.append(write_test(client, zone, "doctor", self.ledger))
 
 
-def write_test(client: livedns.LiveDNSClient, zone: str, who: str) -> Check:
-    """Create and remove a TXT record at a name no challenge ever uses."""
-    name = f"_certbot-dns-gandi-pat-{who}-{secrets.token_hex(4)}"
+def write_test(client: livedns.LiveDNSClient, zone: str, who: str, ledger: Optional[files.Ledger] = None) -> Check:
+    """Create and remove a TXT record at a name no challenge ever uses.
+
+    The removal is the one cleanup the plugin uses, so it also happens after an
+    answer that left the outcome unknown, and on Ctrl-C or SIGTERM.
+    """
+    fqdn = f"_certbot-dns-gandi-pat-{who}-{secrets.token_hex(4)}.{zone}"
     value = f"{who} write test {secrets.token_hex(8)}"
     label = f"write test {zone}"
+    delete = f"delete TXT {fqdn} in Gandi's DNS records page"
+    note = f"the write-test record TXT {fqdn} may be left: {delete}"
+    if ledger is not None:
+        ledger.leftovers.append(note)
+    records = ChallengeRecords(client, concurrency=1)
+    failure: Optional[livedns.LiveDNSError] = None
     try:
-        client.add_txt(zone, name, [value])
+        records.add([(fqdn, value)])
     except livedns.LiveDNSError as exc:
-        return Check(label, FAIL, exc.headline, exc.advice or "the token needs \"Manage domain name "
-                     "technical configurations\" on this zone")
-    try:
-        client.remove_txt(zone, name, [value])
-    except livedns.LiveDNSError as exc:
-        return Check(label, FAIL, f"created TXT {name}.{zone} but could not remove it: {exc.headline}",
-                     f"delete TXT {name}.{zone} in Gandi's admin panel")
-    return Check(label, PASS, f"created and removed TXT {name}.{zone}")
+        failure = exc
+    finally:
+        left = records.remove_all()
+        if not left and ledger is not None:
+            ledger.leftovers.remove(note)
+    if left:
+        return Check(label, FAIL, f"could not remove the test record: {left[0]}", delete)
+    if failure is not None:
+        return Check(label, FAIL, failure.headline, failure.advice or "the token needs \"Manage domain "
+                     "name technical configurations\" on this zone")
+    return Check(label, PASS, f"created and removed TXT {fqdn}")
 
 
 def exit_code(checks: Sequence[Check]) -> int:

@@ -1,10 +1,19 @@
-"""Line-preserving edits of configobj files (renewal configurations, credentials INIs).
+"""The one reader of configobj files (credentials INIs, renewal configurations), and their edits.
 
-Only the lines being changed are rewritten, and in them only the key or the
-value: indentation, spacing around ``=``, inline comments, line endings, every
-other line and the order of keys stay byte for byte. After an edit the result is
-parsed again with configobj and compared with what the edit meant to do, so a
-file whose layout this module misreads is refused instead of damaged.
+Rules, each one checked by a test (tests/unit/test_inifile.py):
+
+* Every reader of these files (the plugin, ``doctor``, ``renewals``, ``rotate``,
+  ``migrate``) goes through :func:`read`, so a file is either read the same way
+  by all of them or refused by all with the same message naming it.
+* A file is UTF-8 text, with an optional byte-order mark (kept when the file is
+  rewritten) and LF or CRLF line ends. A bare CR, a form feed or a Unicode line
+  separator is refused: configobj reads the text around it as one line while
+  most editors show two, so no reading of such a file is safe.
+* Edits change only the key or the value of the lines being changed:
+  indentation, spacing around ``=``, inline comments, line endings, every other
+  line and the order of keys stay byte for byte. After an edit the result is
+  read again and compared with what the edit meant to do, so a file whose
+  layout this module misreads is refused instead of damaged.
 """
 
 from __future__ import annotations
@@ -14,7 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from certbot_dns_gandi_pat import config
+from certbot_dns_gandi_pat.errors import GandiPatError
+
+BOM = "\ufeff"
+# Characters that Python's str.splitlines() ends a line at and configobj does not.
+_ODD_BREAKS = re.compile("\r(?!\n)|[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_BREAK_NAMES = {"\r": "a carriage return without a line feed (old Mac line ends)", "\x0c": "a form feed"}
 
 # key = value [ # comment]: the value ends where whitespace is followed by '#'.
 _ENTRY = re.compile(
@@ -24,22 +38,12 @@ _ENTRY = re.compile(
 _SECTION = re.compile(r"^[ \t]*\[+[ \t]*(?P<name>[^\]]*?)[ \t]*\]+[ \t]*(?:#.*)?$")
 
 
-# Settings whose values may be shown; any other value of a credentials file may
-# be a credential (under a misspelt or old key, too) and is never shown.
-SHOWN = frozenset({config.API_URL, config.TOKENINFO_URL, config.SHARING_ID, config.PREFIX + "credentials",
-                   config.PREFIX + "propagation_seconds", config.PREFIX + "nameservers",
-                   config.PREFIX + "expiry_warning_days"})
-_SHORTEST_SECRET = 8  # shorter values ("10", "yes") are settings; masking them would garble output
+class EditError(GandiPatError):
+    """The file cannot be read or edited safely; the message names it and says why."""
 
 
-def secret_values(values: Mapping[str, Any]) -> list[str]:
-    """The values of a credentials file that must never be printed."""
-    return [v for k, v in values.items() if isinstance(v, str) and len(v.strip()) >= _SHORTEST_SECRET
-            and (config.modern_key(k) or k) not in SHOWN]
-
-
-class EditError(Exception):
-    """The file cannot be edited safely; the message names it and says why."""
+class Unparsable(EditError):
+    """configobj cannot parse the file."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,11 @@ class Document:
 
     def __init__(self, text: str, source: str) -> None:
         self.source = source
-        self.lines = text.splitlines(keepends=True)
+        # Split exactly where configobj splits (read() refused every other break).
+        self.lines = [line + "\n" for line in text.split("\n")]
+        self.lines[-1] = self.lines[-1][:-1]
+        if not self.lines[-1]:
+            self.lines.pop()
         self.entries: list[Entry] = []
         section: Optional[str] = None
         for index, line in enumerate(self.lines):
@@ -73,14 +81,6 @@ class Document:
             if match is None:
                 continue
             self.entries.append(Entry(index, section, _unquote(match.group("key")), match.group("value")))
-
-    @classmethod
-    def from_bytes(cls, data: bytes, source: str) -> Document:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise EditError(f"{source}: not UTF-8 text; edit it by hand") from None
-        return cls(text, source)
 
     def text(self) -> str:
         return "".join(self.lines)
@@ -118,23 +118,64 @@ def _unquote(key: str) -> str:
     return key.strip()
 
 
-def parse(text: str, source: str) -> dict[str, Any]:
-    """The file as configobj reads it (sections as nested dicts)."""
+@dataclass
+class Ini:
+    """One read of a file: its bytes, its lines and its values as configobj reads them."""
+
+    source: str
+    data: bytes
+    document: Document
+    values: dict[str, Any]  # sections as nested dicts
+    bom: bool = False
+
+    def encode(self) -> bytes:
+        """The document as it stands now (after edits), in the file's own encoding."""
+        return ((BOM if self.bom else "") + self.document.text()).encode("utf-8")
+
+    def verify(self, expected: Mapping[str, Any]) -> None:
+        """Refuse the edits made to ``document`` unless reading the result gives ``expected``."""
+        if loads(self.encode(), self.source).values != dict(expected):
+            raise EditError(f"{self.source}: the edit would not give the intended result (unusual "
+                            "layout, such as multi-line values); nothing was changed, edit it by hand")
+
+
+def read(path: str) -> Ini:
+    """Read ``path`` once; OSError when it cannot be opened, EditError when it cannot be used."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return loads(data, path)
+
+
+def loads(data: bytes, source: str) -> Ini:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EditError(f"{source}: not UTF-8 text; save it as UTF-8") from None
+    bom = text.startswith(BOM)
+    text = text[len(BOM):] if bom else text
+    odd = _ODD_BREAKS.search(text)
+    if odd is not None:
+        line = text.count("\n", 0, odd.start()) + 1
+        what = _BREAK_NAMES.get(odd.group(), f"a line separator U+{ord(odd.group()):04X}")
+        raise EditError(f"{source}: line {line} holds {what}, which INI readers disagree about; "
+                        "save the file with plain LF (or CRLF) line ends")
+    document = Document(text, source)
+    return Ini(source, data, document, _parse(document.lines, source), bom)
+
+
+def _parse(lines: list[str], source: str) -> dict[str, Any]:
     import configobj
 
     try:
-        parsed = configobj.ConfigObj(text.splitlines(), encoding="utf-8", default_encoding="utf-8")
-    except configobj.ConfigObjError:
-        raise EditError(f"{source}: cannot be parsed as configobj does; edit it by hand") from None
+        parsed = configobj.ConfigObj([line.rstrip("\r\n") for line in lines])
+    except configobj.ConfigObjError as exc:
+        numbers = sorted({e.line_number for e in getattr(exc, "errors", [exc])
+                          if getattr(e, "line_number", None)})
+        where = f" (line {', '.join(map(str, numbers))})" if numbers else ""
+        # Never the line itself: it may be the one holding the token.
+        raise Unparsable(f"{source}: cannot be parsed as an INI file{where}") from None
     return _plain(parsed)
 
 
 def _plain(section: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _plain(v) if isinstance(v, Mapping) else v for k, v in section.items()}
-
-
-def verify(after: str, source: str, expected: Mapping[str, Any]) -> None:
-    """Refuse an edit whose parsed result is not ``expected`` (a nested dict)."""
-    if parse(after, source) != dict(expected):
-        raise EditError(f"{source}: the edit would not give the intended result (unusual "
-                        "layout, such as multi-line values); nothing was changed, edit it by hand")

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from certbot_dns_gandi_pat import config
+from certbot_dns_gandi_pat import config, inifile
+from certbot_dns_gandi_pat.errors import GandiPatError
 
 CURRENT = "dns-gandi"
 LEGACY = ("certbot-plugin-gandi:dns", "certbot_plugin_gandi:dns")
@@ -33,7 +34,7 @@ DEFAULT_BEFORE_EXPIRY = dt.timedelta(days=30)
 DAY = dt.timedelta(days=1)
 
 
-class LineageError(Exception):
+class LineageError(GandiPatError):
     """The configuration directory cannot be read; the message names it."""
 
 
@@ -126,20 +127,14 @@ def _mentions_gandi(path: str) -> bool:
         return True
 
 
-def parse_conf(path: str) -> Any:
-    """The configobj of a renewal configuration, read as certbot reads it."""
-    import configobj
-
+def parse_conf(path: str) -> dict[str, Any]:
+    """A renewal configuration's values, read as every command reads these files (``inifile``)."""
     try:
-        return configobj.ConfigObj(path, encoding="utf-8", default_encoding="utf-8",
-                                   file_error=True)
-    except configobj.ConfigObjError as exc:
-        lines = sorted({e.line_number for e in getattr(exc, "errors", [exc])
-                        if getattr(e, "line_number", None)})
-        where = f" (line {', '.join(map(str, lines))})" if lines else ""
-        raise LineageError(f"{path}: cannot be parsed{where}; certbot cannot renew it either") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LineageError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+        return inifile.read(path).values
+    except inifile.EditError as exc:
+        raise LineageError(f"{exc}; certbot cannot renew it either") from None
+    except OSError as exc:
+        raise LineageError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
 
 
 def read(path: str) -> Optional[Lineage]:

@@ -44,7 +44,7 @@ _Edit = Callable[[inifile.Document, dict[str, Any], list[str]], list[str]]
 class Change:
     path: str  # the real file (links resolved)
     kind: str
-    before: bytes
+    snap: files.Snapshot  # the file as the plan read it
     after: bytes
     notes: list[str]
 
@@ -87,37 +87,35 @@ def make_plan(config_dir: str) -> Plan:
 def _plan_file(plan: Plan, path: str, kind: str, edit: _Edit) -> None:
     real = os.path.realpath(path)
     try:
-        with open(real, "rb") as handle:
-            before = handle.read()
-        doc = inifile.Document.from_bytes(before, real)
-        expected = inifile.parse(doc.text(), real)
+        snap = files.snapshot(real)
+        ini = inifile.loads(snap.data, real)
     except OSError as exc:
         plan.refusals.append(f"{real}: cannot be read ({exc.strerror})")
         return
     except inifile.EditError as exc:
         plan.refusals.append(str(exc))
         return
+    expected = ini.values
     if kind == CREDENTIALS:
-        plan.secrets += inifile.secret_values(expected)
+        plan.secrets += config.secret_values(expected)
     notes: list[str] = []
-    refusals = edit(doc, expected, notes)
+    refusals = edit(ini.document, expected, notes)
     if refusals:
         plan.refusals += refusals
         return
     if not notes:
         return
     try:
-        inifile.verify(doc.text(), real, expected)
+        ini.verify(expected)
     except inifile.EditError as exc:
         plan.refusals.append(str(exc))
         return
-    after = doc.text().encode("utf-8")
     if kind == CREDENTIALS:
         try:
             config.parse(expected, real)
         except config.ConfigError as exc:
             plan.warnings.append(f"after the rename, {exc}")
-    plan.changes.append(Change(real, kind, before, after, notes))
+    plan.changes.append(Change(real, kind, snap, ini.encode(), notes))
 
 
 def _rename_keys(doc: inifile.Document, section: Optional[str], values: dict[str, Any],
@@ -171,28 +169,38 @@ def _credentials_edit(doc: inifile.Document, expected: dict[str, Any], notes: li
 
 # -------------------------------------------------------------------- output
 
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """A credentials file with every value but harmless settings masked, comments included."""
-    out = []
-    for line in text.splitlines(keepends=True):
-        match = _ASSIGNMENT.match(line)
-        key = match.group("key") if match else ""
-        if match and match.group("value") and (config.modern_key(key) or key) not in inifile.SHOWN:
-            line = match.group("head") + "***" + match.group("end")
-        out.append(line)
-    return transport.redact("".join(out), *secrets)
+def mask(line: str) -> str:
+    """A line of a credentials file as it may be printed: the key, never a value or a comment.
+
+    A comment may hold anything, an old token pasted for safe keeping included.
+    """
+    body = line.rstrip("\r\n")
+    end = line[len(body):]
+    match = _ASSIGNMENT.match(body)
+    if match is None:
+        return ("***" if body.strip() else body) + end
+    key, value = match.group("key"), match.group("value")
+    if (config.modern_key(key) or key) in config.SHOWN and not match.group("head").lstrip().startswith(("#", ";")):
+        comment = re.search(r"\s+#", value)  # a shown setting, but not its comment
+        if comment is not None:
+            value = value[:comment.end()] + " ***"
+        return match.group("head") + value + end
+    return match.group("head") + "***" + end
 
 
 def diff(change: Change, secrets: Iterable[str]) -> str:
-    before, after = change.before.decode("utf-8"), change.after.decode("utf-8")
+    before = change.snap.data.decode("utf-8").splitlines(keepends=True)
+    after = change.after.decode("utf-8").splitlines(keepends=True)
+    # A credentials file shows only the lines that change, masked.
+    context = 3
     if change.secret:
-        before, after = mask(before, secrets), mask(after, secrets)
-    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                 change.path, f"{change.path} (migrated)")
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        before, after, context = [mask(x) for x in before], [mask(x) for x in after], 0
+    lines = difflib.unified_diff(before, after, change.path, f"{change.path} (migrated)", n=context)
+    text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    return transport.redact(text, *secrets)
 
 
-def run(config_dir: str, dry_run: bool, out: TextIO) -> int:
+def run(config_dir: str, dry_run: bool, out: TextIO, ledger: Optional[files.Ledger] = None) -> int:
     config_dir = os.path.abspath(config_dir)
     try:
         # Looked at first without the lock, so that a dry run, a run with nothing
@@ -204,7 +212,7 @@ def run(config_dir: str, dry_run: bool, out: TextIO) -> int:
         if dry_run:
             return _dry_run(plan, config_dir, out)
         with files.certbot_lock(config_dir):
-            return _migrate(config_dir, out)
+            return _migrate(config_dir, out, ledger)
     except lineages.LineageError as exc:
         print(f"{TITLE} UNKNOWN - {exc}", file=out)
         return doctor.UNKNOWN
@@ -250,7 +258,7 @@ def _dry_run(plan: Plan, config_dir: str, out: TextIO) -> int:
     return doctor.OK
 
 
-def _migrate(config_dir: str, out: TextIO) -> int:
+def _migrate(config_dir: str, out: TextIO, ledger: Optional[files.Ledger]) -> int:
     plan = make_plan(config_dir)  # made again under the lock: nothing can change it now
     settled = _settled(plan, config_dir, out)
     if settled is not None:
@@ -261,8 +269,7 @@ def _migrate(config_dir: str, out: TextIO) -> int:
     done: list[str] = []
     for change in ordered:
         try:
-            saved = files.backup(change.path, secret=change.secret)
-            files.atomic_write(change.path, change.after)
+            saved = files.rewrite(change.snap, change.after, secret=change.secret, ledger=ledger)
         except (OSError, files.FileChangeError) as exc:
             reason = exc if isinstance(exc, files.FileChangeError) else exc.strerror
             print(f"{TITLE} CRITICAL - stopped at {change.path}: {reason}; that file is unchanged",

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from certbot_dns_gandi_pat import config, dnscheck, doctor, inifile, lineages, livedns, tokens, transport
+from certbot_dns_gandi_pat import config, dnscheck, doctor, lineages, livedns, tokens, transport
 from certbot_dns_gandi_pat.doctor import FAIL, PASS, SKIP, WARN
 
 TITLE = "dns-gandi renewals"
@@ -80,16 +80,6 @@ class Credentials:
         return self.gandi.credential_key
 
 
-def raw_values(path: str) -> Optional[dict[str, Any]]:
-    """Every key of an INI as configobj reads it, or None when it cannot be read."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-        return inifile.parse(inifile.Document.from_bytes(data, path).text(), path)
-    except (OSError, inifile.EditError):
-        return None
-
-
 def inspect_credentials(path: str) -> Credentials:
     state = Credentials(path)
     try:
@@ -105,20 +95,24 @@ def inspect_credentials(path: str) -> Credentials:
         state.problem, state.denied = f"{path} cannot be read by this user", True
         return state
     try:
-        state.gandi = config.read_file(path)
+        ini = config.load(path)
     except config.ConfigError as exc:
         state.problem = str(exc)
-    raw = raw_values(path)
-    if raw is not None:
-        state.legacy_keys = tuple(k for k in raw if config.modern_key(k))
-        state.secrets = inifile.secret_values(raw)
-        if state.gandi is None and state.legacy_keys:
-            # What the file holds once `migrate` renamed the keys: its token's
-            # expiry matters as much as the rename.
-            try:
-                state.gandi = config.parse({(config.modern_key(k) or k): v for k, v in raw.items()}, path)
-            except config.ConfigError:
-                pass
+        return state
+    raw = ini.values
+    try:
+        state.gandi = config.from_ini(ini)
+    except config.ConfigError as exc:
+        state.problem = str(exc)
+    state.legacy_keys = tuple(k for k in raw if config.modern_key(k))
+    state.secrets = config.secret_values(raw)
+    if state.gandi is None and state.legacy_keys:
+        # What the file holds once `migrate` renamed the keys: its token's
+        # expiry matters as much as the rename.
+        try:
+            state.gandi = config.parse({(config.modern_key(k) or k): v for k, v in raw.items()}, path)
+        except config.ConfigError:
+            pass
     if state.gandi is not None:
         state.secrets.append(state.gandi.secret.reveal())
     return state

@@ -118,6 +118,7 @@ class Rotation:
     secrets: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     info: Optional[tokens.TokenInfo] = None
+    ledger: files.Ledger = field(default_factory=files.Ledger)
 
     def add(self, name: str, status: str, detail: str, advice: str = "") -> None:
         self.checks.append(doctor.Check(name, status, detail, advice))
@@ -148,11 +149,10 @@ class Rotation:
                 raise refused(str(exc)) from None
             old_name = self.old_token_name(old)
             self.check(gandi, users, path)
-            doc = old.document
-            doc.set_value(old.entry, token, key=config.TOKEN if old.entry.key != config.TOKEN else None)
-            after = doc.text()
+            old.ini.document.set_value(old.entry, token,
+                                       key=config.TOKEN if old.entry.key != config.TOKEN else None)
             try:
-                inifile.verify(after, path, new_values)
+                old.ini.verify(new_values)
             except inifile.EditError as exc:
                 raise refused(str(exc)) from None
             change = (f"{path} line {old.entry.index + 1}: {old.entry.key} ({fingerprint(old.secret)}) "
@@ -161,7 +161,7 @@ class Rotation:
                 self.print(out, f"{TITLE} OK - dry run: every check passed; would change {change}; "
                            "nothing was written")
                 return doctor.OK
-            backup = self.write(path, old, after.encode("utf-8"))
+            backup = self.write(old)
             self.add("credentials file", PASS, f"{change}; backup {backup}")
             mode = stat.S_IMODE(os.stat(path).st_mode)
             if mode & 0o007:
@@ -184,27 +184,28 @@ class Rotation:
 
     def read_file(self, path: str) -> _OldFile:
         try:
-            with open(path, "rb") as handle:
-                data = handle.read()
+            snap = files.snapshot(path)
         except FileNotFoundError:
             raise refused(f"{path} does not exist", "give the credentials file your renewals use "
                           "(dns_gandi_credentials in /etc/letsencrypt/renewal/*.conf)") from None
         except OSError as exc:
             raise refused(f"{path} cannot be read ({exc.strerror})", "run this as root") from None
         try:
-            doc = inifile.Document.from_bytes(data, path)
-            values = inifile.parse(doc.text(), path)
-        except inifile.EditError as exc:
+            # Read as the plugin reads it, so that the checks below see what a renewal will.
+            ini = inifile.loads(snap.data, path)
+            config.check_layout(ini)
+        except (inifile.EditError, config.ConfigError) as exc:
             raise refused(str(exc)) from None
-        self.secrets += inifile.secret_values(values)
+        values = ini.values
+        self.secrets += config.secret_values(values)
         legacy = [k for k in values if config.modern_key(k) in config.CREDENTIAL_KEYS]
         if legacy:
             raise refused(f"{path} names its credential {legacy[0]}, the old prefixed form",
                           f"run `certbot-dns-gandi-pat migrate --config-dir {self.config_dir}` first")
         for key in (config.TOKEN, config.API_KEY):
-            entries = doc.find(key)
+            entries = ini.document.find(key)
             if entries and isinstance(values.get(key), str):
-                return _OldFile(data, doc, entries[0], values, str(values[key]))
+                return _OldFile(snap, ini, entries[0], values, str(values[key]))
         raise refused(f"{path} has no {config.TOKEN} or {config.API_KEY} line to replace",
                       f"add a line `{config.TOKEN} = <token>` by hand, or check the file name")
 
@@ -236,7 +237,7 @@ class Rotation:
         if old.entry.key != config.TOKEN:
             return None
         try:
-            gandi = config.parse(old.values, old.document.source)
+            gandi = config.parse(old.values, old.ini.source)
         except config.ConfigError:
             return None
         client = livedns.LiveDNSClient(gandi, user_agent=f"{doctor.DISTRIBUTION} rotate")
@@ -322,24 +323,19 @@ class Rotation:
         return list(zones)
 
     def check_write(self, client: livedns.LiveDNSClient, zone: str) -> None:
-        check = doctor.write_test(client, zone, "rotate")
+        check = doctor.write_test(client, zone, "rotate", self.ledger)
         if check.status == FAIL:
             raise refused(f"{check.name}: {check.detail}", check.advice)
         self.add(check.name, PASS, check.detail)
 
-    def write(self, path: str, old: _OldFile, data: bytes) -> str:
+    def write(self, old: _OldFile) -> str:
         try:
             with files.certbot_lock(self.config_dir):
-                with open(path, "rb") as handle:
-                    if handle.read() != old.data:
-                        raise refused(f"{path} changed while the checks ran", "run rotate again")
-                backup = files.backup(path, secret=True)
-                files.atomic_write(path, data)
+                return files.rewrite(old.snap, old.ini.encode(), secret=True, ledger=self.ledger)
         except files.FileChangeError as exc:
             raise refused(str(exc)) from None
         except OSError as exc:
-            raise refused(f"{path}: {exc.strerror}; the file is unchanged") from None
-        return backup
+            raise refused(f"{old.snap.path}: {exc.strerror}; the file is unchanged") from None
 
     # -------------------------------------------------------------- output
 
@@ -386,8 +382,8 @@ class Rotation:
 
 @dataclass
 class _OldFile:
-    data: bytes
-    document: inifile.Document
+    snap: files.Snapshot
+    ini: inifile.Ini
     entry: inifile.Entry
     values: dict[str, Any]
     secret: str

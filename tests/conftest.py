@@ -12,11 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN  # noqa: E402
 from teststack.standin import StandIn  # noqa: E402
-
-# Recognisable fake secrets: a test fails if they ever show up in output.
-FAKE_TOKEN = "FAKE-PAT-0000-do-not-leak-7f3a9c"
-FAKE_API_KEY = "fakelegacykey0000000000a"  # 24 lowercase alphanumerics, like a real one
 
 
 @pytest.fixture

@@ -114,6 +114,7 @@ class StandIn:
         self.latency = latency
         self.log: list[tuple[str, str, int]] = []  # (method, path, status)
         self.headers_seen: list[dict[str, str]] = []
+        self.requests: list[tuple[str, dict[str, str], dict[str, str]]] = []  # (path, query, headers)
         self._server: Optional[ThreadingHTTPServer] = None
         self._queue: list[tuple[float, int, str, str, list[str]]] = []
         self._seq = 0
@@ -426,6 +427,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(s.latency)
         with s.lock:
             s.headers_seen.append(headers)
+            s.requests.append((url.path, query, headers))
             fault = next((f for f in s.faults if f.matches(self.command, url.path[len(API_PREFIX):])), None)
             if fault is not None:
                 fault.times -= 1 if fault.times > 0 else 0

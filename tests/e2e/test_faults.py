@@ -12,7 +12,7 @@ import pytest
 
 from certbot_dns_gandi_pat import config, dnscheck, livedns
 from certbot_dns_gandi_pat.records import ChallengeRecords
-from tests.conftest import FAKE_TOKEN
+from tests.helpers import FAKE_TOKEN
 from teststack.stack import Stack
 from teststack.standin import Modes, StandIn
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from certbot import __version__ as certbot_version
 
-from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
 from tests.e2e.test_certbot import certonly, ok
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN
 from teststack.stack import Stack
 
 EXE = str(Path(sys.executable).parent / "certbot-dns-gandi-pat")

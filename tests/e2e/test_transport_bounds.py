@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from certbot_dns_gandi_pat import doctor, livedns, transport
-from tests.conftest import FAKE_TOKEN
+from tests.helpers import FAKE_TOKEN
 from tests.unit.test_doctor import ini as doctor_ini
 from tests.unit.test_doctor import run as doctor_run
 from tests.unit.test_transport import client_for, make_transport

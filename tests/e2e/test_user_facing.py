@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
 from tests.e2e.test_certbot import cert_names, certonly, ok
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN
 from teststack.stack import Stack
 
 

@@ -21,7 +21,7 @@ import pytest
 from cryptography import x509
 
 from certbot_dns_gandi_pat import __version__
-from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN
 from tests.packaging.helpers import (
     ROOT,
     SYSTEM_PATH,

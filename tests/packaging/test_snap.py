@@ -25,7 +25,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from certbot_dns_gandi_pat import __version__
-from tests.conftest import FAKE_TOKEN
+from tests.helpers import FAKE_TOKEN
 from tests.packaging.helpers import ROOT, SYSTEM_PATH, assert_lists_this_plugin, plugin_entry
 from teststack.stack import Stack
 

@@ -12,7 +12,7 @@ import pytest
 from certbot import errors
 
 from certbot_dns_gandi_pat import dns_gandi, dnscheck
-from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN
 from teststack.standin import Fault, StandIn
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from certbot_dns_gandi_pat import config
-from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN
 
 SRC = "/etc/letsencrypt/gandi.ini"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from certbot_dns_gandi_pat import cli, dnscheck, doctor
-from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN
 from teststack.standin import SCOPE_VIEW, StandIn
 
 

@@ -9,7 +9,7 @@ import requests
 import requests_mock as rm
 
 from certbot_dns_gandi_pat import config, livedns, transport
-from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN
 
 API = "https://api.test/v5/livedns"
 RRSET = f"{API}/domains/example.com/records/_acme-challenge/TXT"

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from certbot_dns_gandi_pat import cli, doctor, files, lineages, migrate
-from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
-from tests.unit.test_lineages import hold_certbot_lock, release, write_lineage
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN, hold_certbot_lock, release, write_lineage
 
 LEGACY_INI = (
     "# Gandi credentials, created 2019\n"
@@ -79,8 +78,8 @@ def test_dry_run_shows_a_masked_diff_and_touches_nothing(legacy: tuple[Path, Pat
     assert f"\n-certbot_plugin_gandi:dns_credentials = {old_ini}\n" in out
     assert f"\n+dns_gandi_credentials = {old_ini}\n" in out
     assert "-certbot_plugin_gandi:dns_api_key=***\n+dns_gandi_api_key=***\n" in out
-    assert "   # certbot_plugin_gandi:dns_api_key = ***\n" in out  # a commented-out old key is masked too
-    assert "+dns_gandi_sharing_id = 01234567-89ab-cdef-0123-456789abcdef  # our org\n" in out
+    assert "certbot_plugin_gandi:dns_api_key = " not in out  # no comment line of the INI is shown
+    assert "+dns_gandi_sharing_id = 01234567-89ab-cdef-0123-456789abcdef  # ***\n" in out  # a comment may hold anything
     assert FAKE_API_KEY not in out and "oldoldold" not in out and FAKE_TOKEN not in out
 
 
@@ -198,14 +197,14 @@ def test_a_failed_write_stops_with_the_file_unchanged(legacy: tuple[Path, Path, 
     config_dir, old_ini, _ = legacy
     conf = config_dir / "renewal" / "old.example.org.conf"
     original = conf.read_bytes()
-    real_replace = os.replace
+    real_exchange = files._exchange
 
-    def replace(src: str, dst: str) -> None:
+    def exchange(src: str, dst: str) -> bool:
         if dst.endswith(".conf"):
             raise OSError(28, "No space left on device")
-        real_replace(src, dst)
+        return real_exchange(src, dst)
 
-    monkeypatch.setattr(files.os, "replace", replace)
+    monkeypatch.setattr(files, "_exchange", exchange)
     code, out = run(config_dir)
     assert code == doctor.CRITICAL
     assert out.startswith(f"dns-gandi migrate CRITICAL - stopped at {conf}: No space left on device; that file is unchanged")
@@ -213,7 +212,8 @@ def test_a_failed_write_stops_with_the_file_unchanged(legacy: tuple[Path, Path, 
     assert conf.read_bytes() == original
     assert not [p for p in conf.parent.iterdir() if p.name.endswith(".tmp")]
     assert not (config_dir / ".certbot.lock").exists()
-    monkeypatch.setattr(files.os, "replace", real_replace)
+    assert list(conf.parent.glob("*.bak-*")) == []  # "unchanged" means no backup of it either
+    monkeypatch.setattr(files, "_exchange", real_exchange)
     code, out = run(config_dir)  # the next run finishes the job
     assert code == doctor.OK and "rewrote 1 file(s)" in out
 
@@ -226,7 +226,9 @@ def test_nothing_here(tmp_path: Path) -> None:
     assert code == doctor.OK and "nothing to migrate: no lineage under" in out
 
 
-def test_mask_keeps_harmless_values() -> None:
-    text = "dns_gandi_api_url = http://x\n#dns_gandi_token=abc\ndns_gandi_token = abc\nplain words abc\n"
-    assert migrate.mask(text, ["abc"]) == ("dns_gandi_api_url = http://x\n#dns_gandi_token=***\n"
-                                           "dns_gandi_token = ***\nplain words ***\n")
+def test_mask_shows_keys_and_harmless_values_only() -> None:
+    lines = ["dns_gandi_api_url = http://x  # staging\n", "#dns_gandi_token=abc\n", "dns_gandi_token = abc\n",
+             "# old token: FAKE-in-a-comment\n", "\n", "certbot_plugin_gandi:dns_sharing_id = 0123\r\n"]
+    assert [migrate.mask(line) for line in lines] == [
+        "dns_gandi_api_url = http://x  # ***\n", "#dns_gandi_token=***\n", "dns_gandi_token = ***\n",
+        "***\n", "\n", "certbot_plugin_gandi:dns_sharing_id = 0123\r\n"]

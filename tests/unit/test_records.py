@@ -16,7 +16,7 @@ import pytest
 
 from certbot_dns_gandi_pat import config, journal, livedns, records
 from certbot_dns_gandi_pat.records import ChallengeRecords
-from tests.conftest import FAKE_TOKEN
+from tests.helpers import FAKE_TOKEN
 from teststack.standin import Fault, StandIn
 
 

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from certbot_dns_gandi_pat import cli, dnscheck, doctor, lineages, renewals
-from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
-from tests.unit.test_lineages import write_lineage
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN, write_lineage
 from teststack.standin import SCOPE_VIEW, StandIn
 
 DAY = dt.timedelta(days=1)
@@ -245,7 +244,7 @@ def test_unparseable_renewal_configuration(tmp_path: Path) -> None:
     (tmp_path / "renewal").mkdir()
     (tmp_path / "renewal" / "x.conf").write_text("[renewalparams\nauthenticator = dns-gandi\n")
     code, out = run(tmp_path)
-    assert code == doctor.CRITICAL and "x.conf: cannot be parsed (line 1)" in out
+    assert code == doctor.CRITICAL and "x.conf: cannot be parsed as an INI file (line 1); certbot cannot renew it either" in out
 
 
 def test_json_schema(tmp_path: Path, standin: StandIn) -> None:

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from certbot_dns_gandi_pat import cli, dnscheck, doctor, files, rotate
-from tests.conftest import FAKE_API_KEY, FAKE_TOKEN
-from tests.unit.test_lineages import hold_certbot_lock, release, write_lineage
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN, hold_certbot_lock, release, write_lineage
 from teststack.standin import SCOPE_VIEW, StandIn
 
 NEW = "FAKE-new-token-5f1e2d3c4b"
@@ -270,10 +269,10 @@ def test_a_crash_between_write_and_rename(setup: tuple[Path, Path], standin: Sta
     standin.add_token(NEW)
     original = creds.read_bytes()
 
-    def crash(src: str, dst: str) -> None:
+    def crash(src: str, dst: str) -> bool:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(files.os, "replace", crash)
+    monkeypatch.setattr(files, "_exchange", crash)
     code, out = run(config_dir, creds, NEW, monkeypatch=monkeypatch)
     assert code == doctor.CRITICAL and f"{creds}: Input/output error; the file is unchanged" in out
     assert creds.read_bytes() == original

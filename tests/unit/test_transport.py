@@ -17,7 +17,7 @@ import pytest
 import requests_mock as rm
 
 from certbot_dns_gandi_pat import config, doctor, livedns, transport
-from tests.conftest import FAKE_TOKEN
+from tests.helpers import FAKE_TOKEN
 from teststack.rawserver import RawServer, answer
 from teststack.standin import StandIn
 

@@ -1,0 +1,109 @@
+"""What several test modules share: fake credentials, lineages as certbot lays them out,
+certbot's own lock held from another process, ACL helpers. Servers live in ``teststack``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Optional
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+# Recognisable fake secrets: a test fails if they ever show up in output.
+FAKE_TOKEN = "FAKE-PAT-0000-do-not-leak-7f3a9c"
+FAKE_API_KEY = "fakelegacykey0000000000a"  # 24 lowercase alphanumerics, like a real one
+
+NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def write_cert(path: Path, names: tuple[str, ...], not_before: dt.datetime, not_after: dt.datetime) -> None:
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(_KEY.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(not_before).not_valid_after(not_after)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        .sign(_KEY, hashes.SHA256())
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def write_lineage(
+    config_dir: Path,
+    name: str,
+    credentials: Optional[Path],
+    *,
+    names: Optional[tuple[str, ...]] = None,
+    not_before: Optional[dt.datetime] = None,
+    days: int = 90,
+    legacy: bool = False,
+    authenticator: Optional[str] = None,
+    renew_before_expiry: Optional[str] = None,
+    extra: str = "",
+) -> Path:
+    """A lineage as certbot writes it; ``legacy`` uses certbot-plugin-gandi's prefixed names."""
+    not_before = not_before or NOW - dt.timedelta(days=1)
+    live = config_dir / "live" / name
+    write_cert(live / "cert.pem", names or (name,), not_before, not_before + dt.timedelta(days=days))
+    prefix = "certbot_plugin_gandi:dns_" if legacy else "dns_gandi_"
+    auth = authenticator or ("certbot-plugin-gandi:dns" if legacy else "dns-gandi")
+    top = f"renew_before_expiry = {renew_before_expiry}\n" if renew_before_expiry else ""
+    cred = f"{prefix}credentials = {credentials}\n" if credentials else ""
+    conf = config_dir / "renewal" / f"{name}.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(
+        f"# renew_before_expiry = 30 days\n{top}version = 1.21.0\n"
+        f"archive_dir = {config_dir}/archive/{name}\ncert = {live}/cert.pem\n"
+        f"privkey = {live}/privkey.pem\nchain = {live}/chain.pem\nfullchain = {live}/fullchain.pem\n\n"
+        "# Options used in the renewal process\n[renewalparams]\n"
+        "account = 0123456789abcdef0123456789abcdef\nserver = https://acme.example/dir\n"
+        f"authenticator = {auth}\n{prefix}propagation_seconds = 10\n{cred}key_type = ecdsa\n{extra}"
+    )
+    return conf
+
+
+HOLD = textwrap.dedent("""
+    import sys
+    from certbot._internal import lock
+    held = lock.lock_dir(sys.argv[1])
+    print("locked", flush=True)
+    sys.stdin.read()
+""")
+
+
+def hold_certbot_lock(directory: Path) -> subprocess.Popen[str]:
+    """certbot's own lock code, holding the lock in another process until stdin closes."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(directory)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "locked\n"
+    return proc
+
+
+def release(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.close()
+    proc.wait(10)
+
+
+
+def acl(path: Path) -> str:
+    """``getfacl`` of a file, without its header: the entries that decide who reads it."""
+    out = subprocess.run(["getfacl", "--omit-header", "--absolute-names", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return out
+
+
+def setfacl(*args: str) -> None:
+    if shutil.which("setfacl") is None:
+        pytest.fail("setfacl is missing: `make test` installs Debian's acl package")
+    subprocess.run(["setfacl", *args], check=True)

@@ -1,0 +1,139 @@
+"""One reader for every configobj file: the plugin, doctor, renewals, rotate and migrate agree."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from certbot_dns_gandi_pat import cli, config, dnscheck, inifile, lineages
+from tests.helpers import write_lineage
+from teststack.standin import StandIn
+
+ORG = "01234567-89ab-cdef-0123-456789abcdef"
+TOKEN = "FAKE-one-reader-token-31"
+
+
+def test_edits_touch_only_the_key_or_the_value() -> None:
+    data = (b"# a comment\r\n[renewalparams]\r\nauthenticator=certbot-plugin-gandi:dns   # old\r\n"
+            b"  certbot_plugin_gandi:dns_credentials  =  /etc/x.ini\r\nother = 1\r\n")
+    ini = inifile.loads(data, "t.conf")
+    (auth,) = ini.document.find("authenticator", "renewalparams")
+    (cred,) = ini.document.find("certbot_plugin_gandi:dns_credentials", "renewalparams")
+    ini.document.set_value(auth, "dns-gandi")
+    ini.document.rename(cred, "dns_gandi_credentials")
+    assert ini.encode() == (b"# a comment\r\n[renewalparams]\r\nauthenticator=dns-gandi   # old\r\n"
+                            b"  dns_gandi_credentials  =  /etc/x.ini\r\nother = 1\r\n")
+    ini.verify({"renewalparams": {"authenticator": "dns-gandi", "dns_gandi_credentials": "/etc/x.ini",
+                                  "other": "1"}})
+    with pytest.raises(inifile.EditError, match="would not give the intended result"):
+        ini.verify({"renewalparams": {"authenticator": "x"}})
+
+
+def test_a_value_cut_by_a_hash_is_replaced_whole() -> None:
+    ini = inifile.loads(b"dns_gandi_token = abc#def  # note\nlast = 1", "g.ini")
+    (entry,) = ini.document.find("dns_gandi_token")
+    ini.document.set_value(entry, "NEW", key="dns_gandi_token")
+    assert ini.encode() == b"dns_gandi_token = NEW  # note\nlast = 1"
+    assert ini.document.keys() == ["dns_gandi_token", "last"]
+
+
+def test_a_byte_order_mark_is_read_past_and_kept() -> None:
+    ini = inifile.loads(b"\xef\xbb\xbfa = 1\nb = 2\n", "bom.ini")
+    assert ini.values == {"a": "1", "b": "2"} and ini.document.keys() == ["a", "b"]
+    (b,) = ini.document.find("b")
+    ini.document.set_value(b, "3")
+    assert ini.encode() == b"\xef\xbb\xbfa = 1\nb = 3\n"
+
+
+@pytest.mark.parametrize("data,line,what", [
+    (b"a = 1\rb = 2\r", 1, "a carriage return without a line feed (old Mac line ends)"),
+    (b"a = 1\nb = 2\x0cc = 3\n", 2, "a form feed"),
+    ("a = 1\u2028b = 2\n".encode(), 1, "a line separator U+2028"),
+    ("a = 1\x85b = 2\n".encode(), 1, "a line separator U+0085"),
+])
+def test_line_breaks_readers_disagree_about_are_refused(data: bytes, line: int, what: str) -> None:
+    with pytest.raises(inifile.EditError) as err:
+        inifile.loads(data, "odd.ini")
+    assert str(err.value) == (f"odd.ini: line {line} holds {what}, which INI readers disagree about; "
+                              "save the file with plain LF (or CRLF) line ends")
+
+
+def test_not_utf8_and_unparseable() -> None:
+    with pytest.raises(inifile.EditError, match="not UTF-8"):
+        inifile.loads(b"k = \xff\n", "x.ini")
+    with pytest.raises(inifile.Unparsable, match=r"x.ini: cannot be parsed as an INI file \(line 2\)"):
+        inifile.loads(b"a = 1\na = 2\n", "x.ini")
+
+
+# ------------------------------------------------- every reader, one result
+
+def _readers(tmp_path: Path, standin: StandIn, data: bytes, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """What the plugin's reader, doctor, renewals, rotate --dry-run and migrate make of one file."""
+    monkeypatch.setattr(dnscheck.CnameResolver, "target", lambda self, name: name)
+    creds = tmp_path / "gandi.ini"
+    creds.write_bytes(data)
+    creds.chmod(0o600)
+    config_dir = tmp_path / "le"
+    write_lineage(config_dir, "example.com", creds, names=("example.com",))
+    seen: dict[str, str] = {}
+    try:
+        gandi = config.read_file(str(creds))
+        seen["plugin"] = f"sharing_id={gandi.sharing_id}"
+    except config.ConfigError as exc:
+        seen["plugin"] = str(exc)
+    for name, argv in {
+        "doctor": ["doctor", "--credentials", str(creds), "example.com"],
+        "renewals": ["renewals", "--config-dir", str(config_dir)],
+        "rotate": ["rotate", "--credentials", str(creds), "--config-dir", str(config_dir), "--dry-run"],
+        "migrate": ["migrate", "--config-dir", str(config_dir), "--dry-run"],
+    }.items():
+        monkeypatch.setattr("sys.stdin", io.StringIO("FAKE-rotated-token-8c1d\n"))
+        out = io.StringIO()
+        cli.main(argv, out=out)
+        seen[name] = out.getvalue()
+    return seen
+
+
+def test_a_byte_order_mark_reads_the_same_everywhere(tmp_path: Path, standin: StandIn,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    standin.add_token(TOKEN, organization=ORG)
+    standin.add_token("FAKE-rotated-token-8c1d", organization=ORG)
+    standin.zones["example.com"].organization = ORG
+    data = (f"\ufeffdns_gandi_sharing_id = {ORG}\ndns_gandi_token = {TOKEN}\n"
+            f"dns_gandi_api_url = {standin.api_url}\ndns_gandi_tokeninfo_url = {standin.tokeninfo_url}\n").encode()
+    seen = _readers(tmp_path, standin, data, monkeypatch)
+    assert seen["plugin"] == f"sharing_id={ORG}"
+    # the zone is found only with the organization the file names first
+    assert "[ ok ] domain example.com: _acme-challenge.example.com is written in LiveDNS zone example.com" \
+        in seen["doctor"], seen["doctor"]
+    assert "example.com" in seen["renewals"] and " ok" in seen["renewals"], seen["renewals"]
+    # rotate checked the new token with the organization the file names
+    assert seen["rotate"].startswith("dns-gandi rotate OK - dry run"), seen["rotate"]
+    rotated = [query for path, query, headers in standin.requests
+               if headers.get("authorization") == "Bearer FAKE-rotated-token-8c1d" and path != "/tokeninfo"]
+    assert rotated and all(q.get("sharing_id") == ORG for q in rotated), rotated
+    assert seen["migrate"].startswith("dns-gandi migrate OK - nothing to migrate"), seen["migrate"]
+
+
+def test_bare_cr_line_ends_are_refused_by_everyone_in_the_same_words(
+        tmp_path: Path, standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = f"dns_gandi_sharing_id = {ORG}\rdns_gandi_token = {TOKEN}\r".encode()
+    seen = _readers(tmp_path, standin, data, monkeypatch)
+    problem = (f"{tmp_path / 'gandi.ini'}: line 1 holds a carriage return without a line feed (old Mac "
+               "line ends), which INI readers disagree about; save the file with plain LF (or CRLF) line ends")
+    assert seen["plugin"] == problem
+    for name in ("doctor", "renewals", "rotate", "migrate"):
+        assert problem in seen[name], (name, seen[name])
+        assert TOKEN not in seen[name]
+    assert standin.count() == 0  # nobody sent the token anywhere
+
+
+def test_renewal_configurations_use_the_same_reader(tmp_path: Path) -> None:
+    conf = write_lineage(tmp_path, "example.com", tmp_path / "gandi.ini")
+    conf.write_bytes(conf.read_bytes().replace(b"\n", b"\r"))
+    found, broken = lineages.find(str(tmp_path))
+    assert found == [] and len(broken) == 1
+    assert "line 1 holds a carriage return without a line feed" in broken[0].problem
+    assert broken[0].problem.endswith("certbot cannot renew it either")
