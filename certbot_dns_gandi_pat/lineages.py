@@ -7,10 +7,13 @@ authenticator are of interest: ``dns-gandi``, or the prefixed form
 and that today's certbot cannot load.
 
 When the next renewal happens is worked out as the installed certbot decides
-it: the lineage's ``renew_before_expiry`` when set; otherwise, since certbot
-4.0, when a third of the lifetime is left (half, below ten days), and before
-4.0, 30 days before expiry. After a renewal the new certificate has the same
-lifetime, so the renewals after it follow at the same interval.
+it (ACME Renewal Information aside, which can only be asked of the CA):
+``renew_before_expiry`` is read by certbot's own parser, so text it cannot
+place counts as no time at all, just as certbot counts it; before 4.1 a lineage
+without the setting gets certbot's 30 days, 4.0 also renews when a third of the
+lifetime is left, and from 4.1 that third (half, below ten days) is the default
+instead. Dates are held at the ends of the calendar, never overflowing. After a
+renewal the new certificate has the same lifetime.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ import glob
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
 
 from certbot_dns_gandi_pat import config, inifile
 from certbot_dns_gandi_pat.errors import GandiPatError
@@ -30,8 +33,8 @@ CURRENT = "dns-gandi"
 LEGACY = ("certbot-plugin-gandi:dns", "certbot_plugin_gandi:dns")
 CREDENTIALS = config.PREFIX + "credentials"
 LEGACY_CREDENTIALS = config.LEGACY_PREFIX + "credentials"
-DEFAULT_BEFORE_EXPIRY = dt.timedelta(days=30)
 DAY = dt.timedelta(days=1)
+SECOND = dt.timedelta(seconds=1)
 
 
 class LineageError(GandiPatError):
@@ -59,7 +62,7 @@ class Lineage:
     legacy_keys: tuple[str, ...]  # prefixed keys in [renewalparams]
     credentials: Optional[str]  # the path as stored
     credentials_key: Optional[str]  # the key that holds it
-    renew_before_expiry: Optional[str]
+    renew_before_expiry: object  # as configobj reads it: text, None, or a list when it holds a comma
     autorenew: bool
     certificate: Optional[Certificate]
     certificate_problem: Optional[str] = None
@@ -163,7 +166,7 @@ def read(path: str) -> Optional[Lineage]:
             denied = isinstance(exc, PermissionError)
     name = os.path.basename(path)[: -len(".conf")]
     return Lineage(name, path, authenticator, legacy_keys, credentials, key,
-                   str(renew_before) if renew_before is not None else None, autorenew, cert, problem, denied)
+                   renew_before, autorenew, cert, problem, denied)
 
 
 def read_certificate(path: str) -> Certificate:
@@ -197,41 +200,14 @@ def using(lineages: Iterable[Lineage], credentials: str) -> list[Lineage]:
 
 # ------------------------------------------------------------ renewal dates
 
-_UNITS = {
-    "s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
-    "d": 86400, "day": 86400, "w": 7 * 86400, "week": 7 * 86400,
-    "month": 30 * 86400, "mon": 30 * 86400, "y": 365 * 86400, "year": 365 * 86400,
-}
-_PART = re.compile(r"\s*(\d+)\s*([a-z]*)\s*,?", re.IGNORECASE)
-
-
-def parse_interval(text: str) -> Optional[dt.timedelta]:
-    """certbot's ``renew_before_expiry`` ("30 days", "2 weeks 3 days", "10"); None if not understood.
-
-    certbot reads a bare number as days. Months count 30 days and years 365,
-    close enough to place a renewal date.
-    """
-    pos, seconds = 0, 0
-    text = text.strip()
-    if not text:
-        return None
-    while pos < len(text):
-        match = _PART.match(text, pos)
-        if match is None or match.end() == pos:
-            return None
-        unit = match.group(2).lower()
-        unit = unit[:-1] if unit.endswith("s") and unit[:-1] in _UNITS else unit
-        if unit and unit not in _UNITS:
-            return None
-        seconds += int(match.group(1)) * _UNITS.get(unit, 86400)
-        pos = match.end()
-    return dt.timedelta(seconds=seconds)
-
-
 # certbot renews at its first run after a renewal is due: twice a day from cron
 # or Debian's timer, which adds up to 12 hours of random delay. A token counts
 # as doing a renewal only if it is still valid two days after it is due.
 RUN_SLACK = dt.timedelta(days=2)
+# Gandi's tokens last a year at most: a renewal further off is no new token's concern.
+TOKEN_LIFE = dt.timedelta(days=366)
+# Renewals looked at ahead: a year of six-day certificates, with room to spare.
+_HORIZON = 400
 
 
 def usable_until(expiry: dt.datetime) -> dt.datetime:
@@ -244,31 +220,13 @@ def against(expiry: dt.datetime, due: dt.datetime) -> str:
     return "before" if expiry <= due else "less than two days after"
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """When certbot will renew this lineage: ``first`` and then every ``period``."""
-
-    first: dt.datetime
-    period: dt.timedelta
-    rule: str
-
-    def renewals(self, now: dt.datetime) -> Iterator[dt.datetime]:
-        """The renewal dates from now on (a renewal already due happens at the next run)."""
-        when = max(self.first, now)
-        while True:
-            yield when
-            if self.period <= dt.timedelta(0):
-                return
-            when += self.period
-
-    def first_failing(self, expiry: dt.datetime, now: dt.datetime) -> dt.datetime:
-        """The first renewal a token expiring at ``expiry`` cannot do."""
-        expiry = usable_until(expiry)
-        start = max(self.first, now)
-        if expiry <= start or self.period <= dt.timedelta(0):
-            return max(start, expiry)
-        steps = -(-(expiry - start) // self.period)  # ceiling division
-        return start + steps * self.period
+def shift(when: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """``when + delta``, held at the ends of the calendar instead of overflowing (year 9999 is legal)."""
+    try:
+        return when + delta
+    except OverflowError:
+        return dt.datetime.max.replace(tzinfo=dt.timezone.utc) if delta > dt.timedelta(0) else \
+            dt.datetime.min.replace(tzinfo=dt.timezone.utc)
 
 
 def certbot_version() -> tuple[int, ...]:
@@ -277,23 +235,144 @@ def certbot_version() -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", certbot.__version__)[:3])
 
 
-def schedule(lineage: Lineage, version: Optional[Sequence[int]] = None) -> Optional[Schedule]:
-    """The renewal schedule, or None when the certificate could not be read."""
+def _read_interval(text: str, base: dt.datetime) -> dt.timedelta:
+    """How long ``text`` is from ``base``, read by the installed certbot's own function."""
+    from certbot._internal import storage
+
+    base = base.replace(microsecond=0)  # its parser drops them: not part of the interval
+    try:
+        later: dt.datetime = storage.add_time_interval(base, text)
+        return later - base
+    except (OverflowError, ValueError):
+        return dt.timedelta(0)  # what certbot's parser makes of what it cannot place
+
+
+Due = Callable[[dt.datetime, dt.datetime], dt.datetime]  # (not_before, not_after) -> due
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When certbot will renew a lineage, as the installed certbot decides it.
+
+    ``due(not_before, not_after)`` is the moment certbot first finds a
+    certificate with that validity due; ``first`` applies it to the current one.
+    After a renewal the new certificate has the same lifetime.
+    """
+
+    first: dt.datetime
+    lifetime: dt.timedelta
+    rule: str
+    due: Due = field(repr=False, compare=False)
+    after_expiry: bool = False  # certbot reads the interval as nothing (or less): it renews only expired
+    every_run: bool = False  # the interval is longer than the lifetime: every run renews
+    problem: Optional[str] = None  # certbot cannot read the setting at all
+
+    def renewals(self, now: dt.datetime) -> Iterator[dt.datetime]:
+        """The renewal dates from now on (a renewal already due happens at the next run)."""
+        when = max(self.first, now)
+        yield when
+        for _ in range(_HORIZON):
+            later = self.due(when, shift(when, self.lifetime))
+            if later <= when:
+                return  # every run renews: there is no later date to tell
+            when = later
+            yield when
+
+    def first_failing(self, expiry: dt.datetime, now: dt.datetime) -> dt.datetime:
+        """The first renewal a token expiring at ``expiry`` cannot do."""
+        usable = usable_until(expiry)
+        last = max(self.first, now)
+        for when in self.renewals(now):
+            last = when
+            if usable <= when:
+                return when
+        return max(last, usable)
+
+
+def _interval_rule(text: str, now: dt.datetime) -> Due:
+    def due(not_before: dt.datetime, not_after: dt.datetime) -> dt.datetime:
+        # certbot renews once not_after < t + interval(t). The interval may
+        # depend on t ("1 month", and "1 mon", which its parser reads as next
+        # Monday), so the guess is checked, and searched for when it is off.
+        def renews(when: dt.datetime) -> bool:
+            # The moment itself counts as due: certbot renews at any run after it.
+            return not_after <= shift(when, _read_interval(text, when))
+
+        guess = shift(not_after, -_read_interval(text, now)).replace(microsecond=0)
+        if renews(guess) and not renews(shift(guess, -SECOND)):
+            return guess
+        lo = hi = guess
+        step = DAY
+        while renews(lo) and lo > dt.datetime.min.replace(tzinfo=dt.timezone.utc):
+            lo, step = shift(lo, -step), step * 2
+        step = DAY
+        while not renews(hi) and hi < dt.datetime.max.replace(tzinfo=dt.timezone.utc):
+            hi, step = shift(hi, step), step * 2
+        while hi - lo > SECOND:
+            mid = lo + (hi - lo) / 2
+            lo, hi = (lo, mid) if renews(mid) else (mid, hi)
+        whole = hi.replace(microsecond=0)
+        return whole if renews(whole) else shift(whole, SECOND)
+    return due
+
+
+def _lifetime_rule(not_before: dt.datetime, not_after: dt.datetime) -> dt.datetime:
+    """certbot 4's default: when a third of the lifetime is left (half, below ten days).
+
+    certbot 4.1+ has it as ``renewal._default_renewal_time``, which reads a PEM;
+    the renewals after the next have no PEM yet, so the dates are used here, and
+    a test holds this to certbot's function.
+    """
+    lifetime = not_after - not_before
+    share = 2 if lifetime < dt.timedelta(days=10) else 3
+    return not_after - lifetime / share
+
+
+def _default_interval() -> str:
+    from certbot._internal import constants
+
+    defaults: Any = getattr(constants, "RENEWER_DEFAULTS", {})
+    return str(defaults.get("renew_before_expiry", "30 days"))
+
+
+def schedule(lineage: Lineage, version: Optional[Sequence[int]] = None,
+             now: Optional[dt.datetime] = None) -> Optional[Schedule]:
+    """The renewal schedule, or None when the certificate could not be read.
+
+    certbot < 4.0 applies ``renew_before_expiry`` (default 30 days); 4.0 also its
+    lifetime rule, whichever comes first; 4.1 and later one or the other: the
+    setting when the lineage has one, the lifetime rule otherwise.
+    ``renew_before_expiry`` is always read by certbot's own parser.
+    """
     cert = lineage.certificate
     if cert is None:
         return None
-    interval = parse_interval(lineage.renew_before_expiry) if lineage.renew_before_expiry else None
-    if interval is not None:
-        rule = f"renew_before_expiry = {lineage.renew_before_expiry}"
-        return Schedule(cert.not_after - interval, cert.lifetime - interval, rule)
+    now = now or dt.datetime.now(dt.timezone.utc)
     version = tuple(version) if version is not None else certbot_version()
-    if version >= (4,):
-        share = 2 if cert.lifetime < dt.timedelta(days=10) else 3
-        rule = "certbot's default: when a third of the lifetime is left" if share == 3 else \
-            "certbot's default: when half of the lifetime is left"
-        return Schedule(cert.not_after - cert.lifetime / share, cert.lifetime - cert.lifetime / share, rule)
-    rule = "certbot's default: 30 days before expiry"
-    return Schedule(cert.not_after - DEFAULT_BEFORE_EXPIRY, cert.lifetime - DEFAULT_BEFORE_EXPIRY, rule)
+    setting = lineage.renew_before_expiry
+    if setting is not None and not isinstance(setting, str):
+        # configobj reads "1 day, 12 hours" as a list: certbot's parser fails on it.
+        shown = ", ".join(map(str, setting)) if isinstance(setting, list) else "[renew_before_expiry]"
+        return Schedule(cert.not_after, cert.lifetime, f"renew_before_expiry = {shown}", lambda b, a: a,
+                        problem=f"renew_before_expiry = {shown} is not one value (a comma makes a list), "
+                        "which certbot cannot use: `certbot renew` fails on this lineage; write it "
+                        "without commas, such as 1 day 12 hours")
+    text = setting if setting is not None else _default_interval() if version < (4, 1) else None
+    if text is None:
+        rule = ("certbot's default: when half of the lifetime is left" if cert.lifetime < dt.timedelta(days=10)
+                else "certbot's default: when a third of the lifetime is left")
+        return Schedule(_lifetime_rule(cert.not_before, cert.not_after), cert.lifetime, rule, _lifetime_rule)
+    by_interval = _interval_rule(text, now)
+    due: Due = by_interval
+    rule = f"renew_before_expiry = {text}" if setting is not None else f"certbot's default: {text} before expiry"
+    if (4,) <= version < (4, 1):
+        def due(b: dt.datetime, a: dt.datetime) -> dt.datetime:  # certbot 4.0 applies both
+            return min(by_interval(b, a), _lifetime_rule(b, a))
+        rule += ", or a third of the lifetime if that comes first"
+    length = _read_interval(text, now)
+    return Schedule(due(cert.not_before, cert.not_after), cert.lifetime, rule, due,
+                    after_expiry=length <= dt.timedelta(0) and due is by_interval,
+                    every_run=length >= cert.lifetime)
 
 
 def last_safe_day(schedules: Iterable[Schedule], expiry: dt.datetime, now: dt.datetime) -> dt.date:
@@ -303,9 +382,9 @@ def last_safe_day(schedules: Iterable[Schedule], expiry: dt.datetime, now: dt.da
     day before it expires: an expired token also fails new certificates, a
     renewal that ACME Renewal Information brings forward, and ``doctor``.
     """
-    day = (expiry - DAY).date()
+    day = (shift(expiry, -DAY)).date()
     failing = [s.first_failing(expiry, now) for s in schedules]
     if failing:
-        before_renewal = (min(failing) - DAY).date()
+        before_renewal = (shift(min(failing), -DAY)).date()
         day = min(day, before_renewal) if expiry > now else before_renewal
     return max(day, now.date())

@@ -19,6 +19,7 @@ secret is printed: the whole output is redacted with every credential read.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import stat
@@ -233,7 +234,13 @@ class Renewals:
                        "certbot can read")
             self.reports.append(report)
         for lineage in found:
-            self.reports.append(self.assess(lineage, files.get(lineage.credentials_path or ""), found, files))
+            try:
+                report = self.assess(lineage, files.get(lineage.credentials_path or ""), found, files)
+            except Exception as exc:  # one lineage no rule foresaw must not hide the others
+                report = Report(lineage, lineage.conf)
+                report.add(SKIP, f"could not be assessed ({type(exc).__name__}: {exc})",
+                           "please report this with the lineage's renewal configuration")
+            self.reports.append(report)
         self.reports.sort(key=lambda r: (r.lineage.name if r.lineage else r.conf))
         return self.reports
 
@@ -258,9 +265,6 @@ class Renewals:
         elif lineage.legacy_keys:
             report.add(WARN, f"old prefixed keys are ignored: {', '.join(lineage.legacy_keys)}",
                        f"run: {migrate}")
-        if lineage.renew_before_expiry and lineages.parse_interval(lineage.renew_before_expiry) is None:
-            report.add(WARN, f"renew_before_expiry = {lineage.renew_before_expiry} is not understood "
-                       "here; renewal dates assume certbot's default")
         self._schedule(report, lineage)
         if not lineage.credentials:
             report.add(FAIL, f"no {lineages.CREDENTIALS} in {lineage.conf}: a renewal does not know "
@@ -275,7 +279,7 @@ class Renewals:
         return report
 
     def _schedule(self, report: Report, lineage: lineages.Lineage) -> None:
-        plan = lineages.schedule(lineage, self.version)
+        plan = lineages.schedule(lineage, self.version, self.now)
         report.schedule = plan
         cert = lineage.certificate
         if plan is None or cert is None:
@@ -283,7 +287,20 @@ class Renewals:
         report.next_renewal = max(plan.first, self.now)
         if not lineage.autorenew:
             report.add(PASS, "autorenew is off: certbot renew skips this lineage")
-        elif cert.not_after <= self.now:
+            return
+        if plan.problem:
+            report.add(FAIL, plan.problem)
+            return
+        fix = f"set renew_before_expiry in {lineage.conf} to a span such as 30 days, or delete the line"
+        if plan.after_expiry:
+            report.add(FAIL, f"certbot reads {plan.rule} as no time before expiry, so it renews this lineage "
+                       f"only once the certificate has expired (from {_day(plan.first)}): until the renewal, "
+                       "clients get an expired certificate", fix)
+        elif plan.every_run:
+            report.add(WARN, f"{plan.rule} is longer than the certificate's lifetime "
+                       f"({plan.lifetime.days} days), so every certbot run renews it and soon meets the "
+                       "CA's rate limits", fix)
+        if cert.not_after <= self.now:
             report.add(FAIL, f"the certificate expired on {_day(cert.not_after)}: renewals have been "
                        "failing", "see certbot's log (/var/log/letsencrypt/letsencrypt.log) and run "
                        f"`certbot renew --cert-name {lineage.name}`")
@@ -354,7 +371,7 @@ class Renewals:
                        "domain name technical configurations\")", rotate)
         expiry = info.expires_at
         sharing = [x for x in everyone if x.credentials_path == state.path and x.autorenew]
-        plans = [p for p in (lineages.schedule(x, self.version) for x in sharing) if p is not None]
+        plans = [p for p in (lineages.schedule(x, self.version, self.now) for x in sharing) if p is not None]
         report.last_safe_day = lineages.last_safe_day(plans, expiry, self.now)
         deadline = f"{rotate} by {report.last_safe_day} at the latest"
         plan = report.schedule
@@ -364,14 +381,15 @@ class Renewals:
         if plan is None:
             report.add(PASS, f"token{name} expires on {_day(expiry)}")
             return
-        renewals = plan.renewals(self.now)
-        first = next(renewals)
-        second = next(renewals, None)
+        # Renewals further off than any token lives are done by a later token.
+        near = [when for when in itertools.islice(plan.renewals(self.now), 2)
+                if when - self.now <= lineages.TOKEN_LIFE]
+        first, second = [*near, None, None][:2]
         usable = lineages.usable_until(expiry)
-        if usable <= first:
+        if first is not None and usable <= first:
             report.add(FAIL, f"the token{name} expires on {_day(expiry)}, {lineages.against(expiry, first)} "
                        f"the next renewal (due from {_day(first)})", deadline)
-        elif second is not None and usable <= second:
+        elif first is not None and second is not None and usable <= second:
             report.add(WARN, f"the token{name} expires on {_day(expiry)}: after the next renewal (due from "
                        f"{_day(first)}) but {lineages.against(expiry, second)} the one after it (from "
                        f"{_day(second)})", deadline)

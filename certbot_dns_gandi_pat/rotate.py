@@ -277,9 +277,10 @@ class Rotation:
         if when <= self.now:
             raise refused(f"the new token{name} expired on {when:%Y-%m-%d}", "create a new one")
         for lineage in users:
-            plan = lineages.schedule(lineage, self.certbot_version)
+            plan = lineages.schedule(lineage, self.certbot_version, self.now)
             due = max(plan.first, self.now) if plan is not None else None
-            if due is not None and lineage.autorenew and lineages.usable_until(when) <= due:
+            if (due is not None and lineage.autorenew and lineages.usable_until(when) <= due
+                    and due - self.now <= lineages.TOKEN_LIFE):
                 raise refused(f"the new token{name} expires on {when:%Y-%m-%d}, {lineages.against(when, due)} "
                               f"the next renewal of {lineage.name} (due from {due:%Y-%m-%d})",
                               "create a token with a longer expiry")
@@ -347,7 +348,7 @@ class Rotation:
         if info is not None and info.expires_at is not None:
             expiry = info.expires_at
             plans = [(plan, lineage.name) for lineage in users if lineage.autorenew
-                     for plan in [lineages.schedule(lineage, self.certbot_version)] if plan]
+                     for plan in [lineages.schedule(lineage, self.certbot_version, self.now)] if plan]
             failing = sorted((plan.first_failing(expiry, self.now), name) for plan, name in plans)
             safe = lineages.last_safe_day([plan for plan, _ in plans], expiry, self.now)
             reasons = ["the day before it expires"] if safe == (expiry - lineages.DAY).date() else []

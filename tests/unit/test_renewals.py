@@ -217,9 +217,9 @@ def test_certificate_dates(tmp_path: Path, standin: StandIn) -> None:
 def test_old_certbot_renews_30_days_before_expiry(tmp_path: Path, standin: StandIn) -> None:
     secret = token(standin, "FAKE-old-certbot-0000", 40)
     creds = ini(tmp_path / "a.ini", standin, dns_gandi_token=secret)
-    # a 45-day certificate from today: certbot 4+ renews on day 30 and 60, certbot 1.x every 15 days
+    # a 45-day certificate from today: certbot 4.1+ renews on day 30 and 60, certbot 1.x every 15 days
     write_lineage(tmp_path, "example.com", creds, not_before=NOW, days=45)
-    new = renewals.Renewals(str(tmp_path), certbot_version=(4, 0, 0), warning_days=0)
+    new = renewals.Renewals(str(tmp_path), certbot_version=(4, 1, 0), warning_days=0)
     (report,) = new.run()
     assert report.status == "warn" and report.schedule is not None and "third" in report.schedule.rule
     old = renewals.Renewals(str(tmp_path), certbot_version=(1, 21, 0), warning_days=0)
@@ -328,3 +328,66 @@ def test_files_only_root_can_read_are_unknown_not_failing(tmp_path: Path, standi
     assert "[skip] example.com: " in out and f"{creds} cannot be read by this user" in out
     assert "[skip] example.org: " in out and "certificate unreadable for this user" in out
     assert out.count("-> run this as root, as certbot runs") == 2
+
+
+# ------------------------------------------------ certbot's reading, extreme values
+
+def test_an_interval_certbot_reads_as_nothing_is_critical(tmp_path: Path, standin: StandIn) -> None:
+    creds = ini(tmp_path / "gandi.ini", standin, dns_gandi_token=FAKE_TOKEN)
+    conf = write_lineage(tmp_path, "example.com", creds, not_before=NOW - DAY, renew_before_expiry="soon")
+    code, out = run(tmp_path)
+    assert code == doctor.CRITICAL, out
+    expiry = (NOW + 89 * DAY).date()
+    assert (f"certbot reads renew_before_expiry = soon as no time before expiry, so it renews this lineage "
+            f"only once the certificate has expired (from {expiry}): until the renewal, clients get an "
+            "expired certificate") in out
+    assert f"-> set renew_before_expiry in {conf} to a span such as 30 days, or delete the line" in out
+    data = as_json(tmp_path)
+    assert data["lineages"][0]["next_renewal"].startswith(expiry.isoformat())
+
+
+def test_mon_is_read_as_certbot_reads_it(tmp_path: Path, standin: StandIn) -> None:
+    creds = ini(tmp_path / "gandi.ini", standin, dns_gandi_token=FAKE_TOKEN)
+    write_lineage(tmp_path, "example.com", creds, not_before=NOW - DAY, renew_before_expiry="1 mon")
+    (lineage,) = as_json(tmp_path)["lineages"]
+    # certbot's parser: the next Monday, at most a week before expiry, never a month
+    due = dt.datetime.fromisoformat(lineage["next_renewal"])
+    assert NOW + 81 * DAY <= due <= NOW + 89 * DAY, lineage["next_renewal"]
+
+
+@pytest.mark.parametrize("args", [(), ("--json",)])
+def test_extreme_but_legal_values_get_a_verdict_and_spare_the_others(
+        tmp_path: Path, standin: StandIn, args: tuple[str, ...]) -> None:
+    creds = ini(tmp_path / "gandi.ini", standin, dns_gandi_token=FAKE_TOKEN)
+    write_lineage(tmp_path, "huge.example.com", creds, renew_before_expiry="99999999 days")
+    write_lineage(tmp_path, "far.example.com", creds, not_before=NOW - DAY,
+                  days=(dt.datetime(9999, 12, 30, tzinfo=dt.timezone.utc) - NOW).days)
+    write_lineage(tmp_path, "comma.example.com", creds, renew_before_expiry="1 day, 12 hours")
+    write_lineage(tmp_path, "example.com", creds)
+    code, out = run(tmp_path, *args)
+    assert code in (0, 1, 2, 3) and "Traceback" not in out
+    if args:
+        data = json.loads(out)
+        verdicts = {x["name"]: x["status"] for x in data["lineages"]}
+        assert verdicts == {"comma.example.com": "fail", "example.com": "pass", "far.example.com": "pass",
+                            "huge.example.com": "fail"}, verdicts
+        far = next(x for x in data["lineages"] if x["name"] == "far.example.com")
+        # two thirds into eight thousand years, as certbot's default puts it
+        assert dt.datetime.fromisoformat(far["next_renewal"]).year > 7000, far["next_renewal"]
+    else:
+        assert code == doctor.CRITICAL
+        assert "renew_before_expiry = 1 day, 12 hours is not one value (a comma makes a list)" in out
+        assert "certbot reads renew_before_expiry = 99999999 days as no time before expiry" in out
+
+
+def test_rotate_copes_with_a_certificate_valid_until_9999(tmp_path: Path, standin: StandIn,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dnscheck.CnameResolver, "target", lambda self, name: name)
+    creds = ini(tmp_path / "gandi.ini", standin, dns_gandi_token=FAKE_TOKEN)
+    write_lineage(tmp_path, "example.com", creds, not_before=NOW - DAY,
+                  days=(dt.datetime(9999, 12, 30, tzinfo=dt.timezone.utc) - NOW).days)
+    standin.add_token("FAKE-rotated-far-future-1", expires_in=365 * 86400)
+    monkeypatch.setattr("sys.stdin", io.StringIO("FAKE-rotated-far-future-1\n"))
+    out = io.StringIO()
+    code = cli.main(["rotate", "--credentials", str(creds), "--config-dir", str(tmp_path), "--dry-run"], out=out)
+    assert code == doctor.OK and out.getvalue().startswith("dns-gandi rotate OK - dry run"), out.getvalue()
