@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn, Optional, TextIO
 
-from certbot_dns_gandi_pat import __version__, dnscheck, doctor, files, tokens
+from certbot_dns_gandi_pat import __version__, dnscheck, doctor, files, report, tokens
 
 PROG = "certbot-dns-gandi-pat"
 CONFIG_DIR = "/etc/letsencrypt"
@@ -27,7 +27,7 @@ CONFIG_DIR = "/etc/letsencrypt"
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(doctor.UNKNOWN, f"{self.prog}: error: {message}\n")
+        self.exit(report.UNKNOWN, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,8 +171,8 @@ def _doctor(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Text
                               write_test=args.write_test, expiry_days=args.expiry_warning_days,
                               ledger=ledger)
         checks = check.run()
-        print(doctor.render(checks, args.json, check.secret), file=out)
-    return doctor.exit_code(checks)
+        print(report.render(checks, args.json, check.secret), file=out)
+    return report.exit_code(checks)
 
 
 class Terminated(KeyboardInterrupt):
@@ -198,9 +198,9 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
         what = "SIGTERM" if isinstance(exc, Terminated) else "interrupt"
         line = f"dns-gandi {args.command} UNKNOWN - stopped by {what}: {ledger.describe()}"
         if getattr(args, "json", False):
-            line = json.dumps({"ok": False, "exit_code": doctor.UNKNOWN, "verdict": "UNKNOWN", "summary": line})
+            line = json.dumps({"ok": False, "exit_code": report.UNKNOWN, "verdict": "UNKNOWN", "summary": line})
         print(line, file=out, flush=True)
-        return doctor.UNKNOWN
+        return report.UNKNOWN
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, saved if saved is not None else signal.SIG_DFL)

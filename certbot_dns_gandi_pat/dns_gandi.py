@@ -200,14 +200,15 @@ class Authenticator(dns_common.DNSAuthenticator):
         work_dir = getattr(self.config, "work_dir", None)
         return os.path.join(work_dir, "dns-gandi-pat") if work_dir else None
 
+    def _cnames(self) -> dnscheck.CnameResolver:
+        return dnscheck.CnameResolver(list(self._nameservers) if self._nameservers else None, lenient=True)
+
     def _get_records(self) -> records.ChallengeRecords:
         if self._records is None:
             assert self._gandi is not None
             directory = self._journal_dir()
-            cnames = dnscheck.CnameResolver(list(self._nameservers) if self._nameservers else None,
-                                            lenient=True)
             self._records = records.ChallengeRecords(
-                self._get_client(), resolve_target=cnames.target, concurrency=self.concurrency,
+                self._get_client(), resolve_target=self._cnames().target, concurrency=self.concurrency,
                 journal=journal.Journal(directory, self._gandi.source, self._gandi.api_url)
                 if directory else None,
             )
@@ -240,7 +241,7 @@ class Authenticator(dns_common.DNSAuthenticator):
         directory = self._journal_dir()
         if directory and self._gandi is not None:
             try:
-                records.recover(self._get_client(), directory, self._gandi.source)
+                records.recover(self._get_client(), directory, self._gandi.source, self._cnames().target)
             except OSError as exc:
                 logger.warning("Could not read the journals in %s (%s)", directory, exc.strerror)
 

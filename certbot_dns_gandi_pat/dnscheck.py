@@ -28,6 +28,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
+from certbot_dns_gandi_pat.errors import GandiPatError
+
 logger = logging.getLogger(__name__)
 
 Server = tuple[str, int]  # an address and port to query
@@ -36,7 +38,7 @@ QueryFn = Callable[[str, str, Server, bool, float], "Optional[Answer]"]
 MAX_CNAME_DEPTH = 8
 
 
-class DNSCheckError(Exception):
+class DNSCheckError(GandiPatError):
     """A DNS check failed; the message says what to do about it."""
 
 

@@ -1,42 +1,22 @@
 """Diagnostics: ``certbot-dns-gandi-pat doctor``.
 
 Each check prints one line with a mark and, when something is wrong, what to
-do about it, under a one-line summary. Exit status follows the monitoring-plugin
-convention (Nagios, Icinga, systemd ``OnFailure=``): 0 OK, 1 WARNING (attention
-soon, such as a token about to expire), 2 CRITICAL (a check failed), 3 UNKNOWN
-(a check could not be run; never reported as OK).
+do about it, under a one-line summary; exit codes as in ``report``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import secrets
 import stat
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from typing import Optional
 
-from certbot_dns_gandi_pat import config, dnscheck, files, livedns, tokens, transport
-from certbot_dns_gandi_pat.records import ChallengeRecords
+from certbot_dns_gandi_pat import checks, config, dnscheck, files, livedns, tokens
+from certbot_dns_gandi_pat.checks import DISTRIBUTION, REQUIRED_SCOPE
+from certbot_dns_gandi_pat.report import FAIL, PASS, SKIP, WARN, Check
 
-PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
-_MARKS = {PASS: "[ ok ]", WARN: "[warn]", FAIL: "[FAIL]", SKIP: "[skip]"}
-OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
-VERDICTS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
-REQUIRED_SCOPE = "domain:tech"
 ENTRY_POINT = "dns-gandi"
-DISTRIBUTION = "certbot-dns-gandi-pat"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: str
-    detail: str
-    advice: str = ""
-
 
 # ------------------------------------------------------------------ checks
 
@@ -174,10 +154,7 @@ class Doctor:
     def check_domain(self, client: livedns.LiveDNSClient, domain: str) -> None:
         label = f"domain {domain}"
         try:
-            name = livedns.normalize_name(domain.removeprefix("*."))
-            challenge = f"_acme-challenge.{name}"
-            target = dnscheck.CnameResolver(self.nameservers).target(challenge)
-            zone = client.find_zone(target)
+            reach = checks.challenge_zone(client, dnscheck.CnameResolver(self.nameservers), domain)
         except dnscheck.NoAnswer as exc:
             self.add(label, SKIP, f"could not check: {exc}",
                      "allow DNS queries from this host, or name reachable servers with --nameservers")
@@ -195,8 +172,8 @@ class Doctor:
         except dnscheck.DNSCheckError as exc:
             self.add(label, FAIL, str(exc))
             return
-        via = f" (delegated by CNAME to {target})" if target != challenge else ""
-        self.add(label, PASS, f"{challenge}{via} is written in LiveDNS zone {zone}")
+        zone = reach.zone
+        self.add(label, PASS, f"{reach.challenge}{reach.via} is written in LiveDNS zone {zone}")
         try:
             ours = sorted(client.nameservers(zone))
         except livedns.LiveDNSError as exc:
@@ -219,71 +196,4 @@ class Doctor:
             self.check_write(client, zone)
 
     def check_write(self, client: livedns.LiveDNSClient, zone: str) -> None:
-        self.checks.append(write_test(client, zone, "doctor", self.ledger))
-
-
-def write_test(client: livedns.LiveDNSClient, zone: str, who: str, ledger: Optional[files.Ledger] = None) -> Check:
-    """Create and remove a TXT record at a name no challenge ever uses.
-
-    The removal is the one cleanup the plugin uses, so it also happens after an
-    answer that left the outcome unknown, and on Ctrl-C or SIGTERM.
-    """
-    fqdn = f"_certbot-dns-gandi-pat-{who}-{secrets.token_hex(4)}.{zone}"
-    value = f"{who} write test {secrets.token_hex(8)}"
-    label = f"write test {zone}"
-    delete = f"delete TXT {fqdn} in Gandi's DNS records page"
-    note = f"the write-test record TXT {fqdn} may be left: {delete}"
-    if ledger is not None:
-        ledger.leftovers.append(note)
-    records = ChallengeRecords(client, concurrency=1)
-    failure: Optional[livedns.LiveDNSError] = None
-    try:
-        records.add([(fqdn, value)])
-    except livedns.LiveDNSError as exc:
-        failure = exc
-    finally:
-        left = records.remove_all()
-        if not left and ledger is not None:
-            ledger.leftovers.remove(note)
-    if left:
-        return Check(label, FAIL, f"could not remove the test record: {left[0]}", delete)
-    if failure is not None:
-        return Check(label, FAIL, failure.headline, failure.advice or "the token needs \"Manage domain "
-                     "name technical configurations\" on this zone")
-    return Check(label, PASS, f"created and removed TXT {fqdn}")
-
-
-def exit_code(checks: Sequence[Check]) -> int:
-    statuses = {c.status for c in checks}
-    for status, code in ((FAIL, CRITICAL), (WARN, WARNING), (SKIP, UNKNOWN)):
-        if status in statuses:
-            return code
-    return OK
-
-
-def summary(title: str, checks: Sequence[Check]) -> str:
-    """The first line of the output: verdict, counts, and what is wrong."""
-    code = exit_code(checks)
-    counts = [(FAIL, "failed"), (WARN, "warning"), (SKIP, "skipped"), (PASS, "ok")]
-    parts = [f"{sum(c.status == s for c in checks)} {label}" for s, label in counts
-             if any(c.status == s for c in checks)]
-    worst = [c.name for c in checks if c.status == {CRITICAL: FAIL, WARNING: WARN,
-                                                    UNKNOWN: SKIP}.get(code)]
-    what = f" ({', '.join(dict.fromkeys(worst))})" if worst else ""
-    return f"{title} {VERDICTS[code]} - {', '.join(parts) or 'nothing checked'}{what}"
-
-
-def render(checks: Sequence[Check], as_json: bool, secret: str, title: str = "dns-gandi doctor") -> str:
-    if as_json:
-        text = json.dumps({"ok": exit_code(checks) == OK, "exit_code": exit_code(checks),
-                           "verdict": VERDICTS[exit_code(checks)], "summary": summary(title, checks),
-                           "checks": [asdict(c) for c in checks]}, indent=2)
-    else:
-        lines = [summary(title, checks)]
-        for check in checks:
-            lines.append(f"{_MARKS[check.status]} {check.name}: {check.detail}")
-            if check.advice and check.status != PASS:
-                lines.append(f"       -> {check.advice}")
-        text = "\n".join(lines)
-    # Belt and braces: no check prints the credential, and none may ever.
-    return transport.redact(text, secret)
+        self.checks.append(checks.write_test(client, zone, "doctor", self.ledger))

@@ -213,8 +213,8 @@ def rewrite(snap: Snapshot, data: bytes, *, secret: bool, ledger: Optional[Ledge
 
 def _unchanged(fd: int, snap: Snapshot, when: str) -> None:
     if _snap(fd, snap.path) != snap:
-        raise ChangedSinceRead(f"{snap.path} changed {when} (someone else edited it); it was left "
-                               "as they made it. Nothing was changed: run the command again")
+        raise ChangedSinceRead(f"{snap.path} changed {when} (someone else edited it); their version "
+                               "was kept: run the command again")
 
 
 def _swap(temp: str, real: str, fd: int, snap: Snapshot) -> None:
@@ -229,8 +229,7 @@ def _swap(temp: str, real: str, fd: int, snap: Snapshot) -> None:
         try:
             if os.stat(temp).st_ino != snap.meta[1]:
                 raise ChangedSinceRead(f"{real} was replaced by another program while it was being "
-                                       "rewritten; its version was kept. Nothing was changed: run the "
-                                       "command again")
+                                       "rewritten; their version was kept: run the command again")
             _unchanged(fd, snap, "while it was being replaced")
         except BaseException:
             try:
@@ -246,8 +245,8 @@ def _swap(temp: str, real: str, fd: int, snap: Snapshot) -> None:
     # change that lands during it.
     try:
         if os.stat(real).st_ino != snap.meta[1]:
-            raise ChangedSinceRead(f"{real} was replaced by another program since it was read; its "
-                                   "version was kept. Nothing was changed: run the command again")
+            raise ChangedSinceRead(f"{real} was replaced by another program since it was read; their "
+                                   "version was kept: run the command again")
         _unchanged(fd, snap, "since it was read")
         os.replace(temp, real)
     except BaseException:

@@ -182,6 +182,8 @@ class LiveDNSClient:
         self._lock = threading.Lock()
         self._domains: Union[frozenset[str], bool, None] = False  # False: not asked yet
         self._zones: dict[str, str] = {}
+        self._reachable: set[str] = set()  # zones a request scoped to them has proven
+        self._reach_lock = threading.Lock()  # find_zone holds self._lock while it probes
         # Learnt on the first emptied rrset: does LiveDNS drop it by itself?
         self._empty_rrset_vanishes: Optional[bool] = None
         self._learn_lock = threading.Lock()
@@ -225,26 +227,45 @@ class LiveDNSClient:
             if domains and candidate in domains:
                 return candidate
             try:
-                what = f"looking up zone {candidate}"
-                answer = self._call("GET", f"/domains/{quote(candidate)}", what=what)
-                body = _json_or_none(answer)
-                # Only the zone's own description proves it: a captive portal answers 200 too.
-                if not (isinstance(body, dict) and str(body.get("fqdn", "")).lower() == candidate):
-                    raise self._unreadable(answer, what, "a LiveDNS domain")
+                self.zone_access(candidate)
                 return candidate
-            except _NotFound:
+            except ZoneNotFoundError:
                 continue
             except ForbiddenError as exc:
                 forbidden = forbidden or exc
         if forbidden is not None:
             raise forbidden
+        raise self._zone_missing(f"No Gandi LiveDNS zone contains {fqdn}.")
+
+    def _zone_missing(self, headline: str) -> ZoneNotFoundError:
         org = f" (sharing id {self._config.sharing_id})" if self._config.sharing_id else ""
-        raise ZoneNotFoundError(
-            f"No Gandi LiveDNS zone contains {fqdn}.",
+        return ZoneNotFoundError(
+            headline, 404,
             advice=f"The domain must use Gandi LiveDNS and belong to the organization{org} of the "
             f"credential in {self._config.source}; a token restricted to selected domains must "
             "list it (README: Troubleshooting).",
         )
+
+    def zone_access(self, zone: str) -> None:
+        """Raise unless the credential may use ``zone``: a request scoped to it, not the listing.
+
+        Whether the listing hides the domains a restricted token cannot touch
+        is not documented; the zone's own route answers 403 for them.
+        """
+        with self._reach_lock:
+            if zone in self._reachable:
+                return
+        what = f"looking up zone {zone}"
+        try:
+            answer = self._call("GET", f"/domains/{quote(zone)}", what=what)
+        except _NotFound:
+            raise self._zone_missing(f"Gandi LiveDNS has no zone {zone} for this credential.") from None
+        body = _json_or_none(answer)
+        # Only the zone's own description proves it: a captive portal answers 200 too.
+        if not (isinstance(body, dict) and str(body.get("fqdn", "")).lower() == zone):
+            raise self._unreadable(answer, what, "a LiveDNS domain")
+        with self._reach_lock:
+            self._reachable.add(zone)
 
     def check_access(self) -> None:
         """Raise when LiveDNS rejects the credential or cannot be reached (the listing is kept)."""

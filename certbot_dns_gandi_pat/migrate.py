@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Optional, TextIO
 
-from certbot_dns_gandi_pat import config, doctor, files, inifile, lineages, transport
+from certbot_dns_gandi_pat import config, files, inifile, lineages, report, transport
 
 TITLE = "dns-gandi migrate"
 RENEWAL, CREDENTIALS = "renewal configuration", "credentials file"
@@ -215,10 +215,10 @@ def run(config_dir: str, dry_run: bool, out: TextIO, ledger: Optional[files.Ledg
             return _migrate(config_dir, out, ledger)
     except lineages.LineageError as exc:
         print(f"{TITLE} UNKNOWN - {exc}", file=out)
-        return doctor.UNKNOWN
+        return report.UNKNOWN
     except files.FileChangeError as exc:
         print(f"{TITLE} CRITICAL - refused: {exc}", file=out)
-        return doctor.CRITICAL
+        return report.CRITICAL
 
 
 def _settled(plan: Plan, config_dir: str, out: TextIO) -> Optional[int]:
@@ -233,14 +233,14 @@ def _settled(plan: Plan, config_dir: str, out: TextIO) -> Optional[int]:
     else:
         print(f"{TITLE} OK - nothing to migrate: {len(plan.current)} lineage(s) already use the current "
               f"form ({', '.join(plan.current)})", file=out)
-    return doctor.OK
+    return report.OK
 
 
 def _refused(plan: Plan, out: TextIO) -> int:
     print(f"{TITLE} CRITICAL - refused, nothing was changed: {len(plan.refusals)} problem(s)", file=out)
     for refusal in plan.refusals:
         print(f"[FAIL] {transport.redact(refusal, *plan.secrets)}", file=out)
-    return doctor.CRITICAL
+    return report.CRITICAL
 
 
 def _dry_run(plan: Plan, config_dir: str, out: TextIO) -> int:
@@ -255,7 +255,7 @@ def _dry_run(plan: Plan, config_dir: str, out: TextIO) -> int:
         print(f"{change.path} ({change.kind}): {'; '.join(change.notes)}", file=out)
     for change in plan.changes:
         print(diff(change, plan.secrets), end="", file=out)
-    return doctor.OK
+    return report.OK
 
 
 def _migrate(config_dir: str, out: TextIO, ledger: Optional[files.Ledger]) -> int:
@@ -266,6 +266,9 @@ def _migrate(config_dir: str, out: TextIO, ledger: Optional[files.Ledger]) -> in
     # Credentials first: a lineage left in the old form by a failure fails as it
     # did before, while a migrated lineage never points at an unmigrated INI.
     ordered = sorted(plan.changes, key=lambda c: c.kind != CREDENTIALS)
+    for change in ordered:
+        if ledger is not None:
+            ledger.unchanged(change.path)
     done: list[str] = []
     for change in ordered:
         try:
@@ -276,7 +279,7 @@ def _migrate(config_dir: str, out: TextIO, ledger: Optional[files.Ledger]) -> in
                   file=out)
             for line in done:
                 print(line, file=out)
-            return doctor.CRITICAL
+            return report.CRITICAL
         done.append(f"[ ok ] {change.path}: {'; '.join(change.notes)} (backup: {saved})")
     print(f"{TITLE} OK - rewrote {len(done)} file(s) for {', '.join(plan.legacy) or 'current lineages'}",
           file=out)
@@ -286,4 +289,4 @@ def _migrate(config_dir: str, out: TextIO, ledger: Optional[files.Ledger]) -> in
         print(f"[warn] {transport.redact(warning, *plan.secrets)}", file=out)
     print(f"Next: `certbot-dns-gandi-pat renewals --config-dir {config_dir}` shows whether each renewal "
           "will now succeed; `certbot renew --dry-run` tries them.", file=out)
-    return doctor.OK
+    return report.OK

@@ -64,6 +64,7 @@ class RRset:
 @dataclass
 class _Write:
     values: list[str]
+    validations: list[str] = field(default_factory=list)  # the _acme-challenge names that led here
     state: str = PENDING
     earlier: Optional[str] = None  # the state an earlier write at the same rrset left
     started: float = 0.0
@@ -122,8 +123,12 @@ class ChallengeRecords:
             if value not in values:
                 values.append(value)
         with self._lock:
-            for rrset, values in groups.items():
+            for name, rrset in located.items():
                 entry = self._writes.setdefault(rrset, _Write([]))
+                if name not in entry.validations:
+                    entry.validations.append(name)
+            for rrset, values in groups.items():
+                entry = self._writes[rrset]
                 entry.values.extend(v for v in values if v not in entry.values)
                 if entry.state in (WRITTEN, UNKNOWN):
                     entry.earlier = entry.state
@@ -230,12 +235,12 @@ class ChallengeRecords:
         if self._journal is None:
             return
         try:
-            self._journal.save({(r.zone, r.name): w.values for r, w in self._writes.items()
-                                if w.state != REFUSED})
-        except OSError as exc:
+            self._journal.save(journals.Entry(r.zone, r.name, tuple(w.values), tuple(w.validations))
+                               for r, w in self._writes.items() if w.state != REFUSED)
+        except (OSError, journals.JournalError) as exc:
             # A full disk must not cost the certificate: go on without a journal.
             logger.warning("Cannot write the journal %s (%s); a crash now would leave the challenge "
-                           "values in the zone", self._journal.path, exc.strerror or exc)
+                           "values in the zone", self._journal.path, getattr(exc, "strerror", None) or exc)
             self._journal = None
 
     def _map(self, fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
@@ -245,36 +250,49 @@ class ChallengeRecords:
             return list(pool.map(fn, items))
 
 
-def recover(client: LiveDNSClient, directory: str, credentials: str) -> None:
+def recover(client: LiveDNSClient, directory: str, credentials: str,
+            resolve_target: Callable[[str], str] = lambda name: name) -> None:
     """Remove the values that dead runs with these credentials journalled, and nothing else."""
-    with journals.recovery_lock(directory) as held:
-        if not held:
-            return
-        stale, problems = journals.find_stale(directory)
-        for problem in problems:
-            logger.warning("Journal of an earlier run %s", problem)
-        for run in stale:
+    stale, problems = journals.find_stale(directory)
+    for problem in problems:
+        logger.warning("Journal of an earlier run %s", problem)
+    for run in stale:
+        try:
             if run.credentials != credentials or run.api_url != client.config.api_url:
                 logger.debug("Journal %s belongs to other credentials; left for a run that uses them", run.path)
                 continue
-            remaining: dict[tuple[str, str], list[str]] = {}
-            recent = _recent(run.path)
-            for (zone, name), values in run.records.items():
-                where = zone if name == "@" else f"{name}.{zone}"
-                try:
-                    if client.remove_txt(zone, name, values):
-                        logger.warning("Removed %d TXT value(s) at %s left by an interrupted run "
-                                       "(pid %d, %s)", len(values), where, run.pid, run.created)
-                    elif recent:
-                        # Killed moments ago: a write it sent may still be applied.
-                        remaining[(zone, name)] = values
-                        logger.info("No TXT values yet at %s from an interrupted run (pid %d); looking "
-                                    "again at the next run", where, run.pid)
-                except LiveDNSError as exc:
-                    remaining[(zone, name)] = values
-                    logger.warning("Could not yet remove TXT values at %s left by an interrupted run "
-                                   "(pid %d): %s", where, run.pid, exc.headline)
-            journals.discard(run, remaining)
+            moved = [e for e in run.entries for v in e.validations
+                     if e.delegated and normalize_name(resolve_target(v)) != e.fqdn]
+            if moved:
+                # A delegation is believed only while DNS still says so.
+                logger.warning("Journal of an earlier run %s: %s no longer points to %s by CNAME; left alone, "
+                               "nothing in the zone was touched: check that TXT record by hand, then delete "
+                               "the journal", run.path, moved[0].validations[0], moved[0].fqdn)
+                continue
+            journals.discard(run, _recover_run(client, run))
+        finally:
+            journals.release(run)
+
+
+def _recover_run(client: LiveDNSClient, run: journals.Stale) -> list[journals.Entry]:
+    remaining: list[journals.Entry] = []
+    recent = _recent(run.path)
+    for entry in run.entries:
+        where, values = entry.fqdn, list(entry.values)
+        try:
+            if client.remove_txt(entry.zone, entry.name, values):
+                logger.warning("Removed %d TXT value(s) at %s left by an interrupted run "
+                               "(pid %d, %s)", len(values), where, run.pid, run.created)
+            elif recent:
+                # Killed moments ago: a write it sent may still be applied.
+                remaining.append(entry)
+                logger.info("No TXT values yet at %s from an interrupted run (pid %d); looking "
+                            "again at the next run", where, run.pid)
+        except LiveDNSError as exc:
+            remaining.append(entry)
+            logger.warning("Could not yet remove TXT values at %s left by an interrupted run "
+                           "(pid %d): %s", where, run.pid, exc.headline)
+    return remaining
 
 
 def _recent(path: str) -> bool:

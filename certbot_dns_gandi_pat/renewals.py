@@ -10,9 +10,11 @@ within the warning window; a renewal that is overdue). Exit status follows the
 monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL (some lineage will
 fail), 3 UNKNOWN (nothing could be checked, or a check could not run).
 
-Network use: for each distinct credentials file, one ``/tokeninfo`` request
-and the domain listing (one request per 100 domains) to find each domain's
-zone; the ``_acme-challenge`` CNAMEs are followed with DNS queries. Nothing
+Network use: for each distinct credentials file, one ``/tokeninfo`` request,
+the domain listing (one request per 100 domains) to find each domain's zone,
+and one request per zone to prove the credential may use it (a listing may
+show domains a restricted token cannot touch); the ``_acme-challenge`` CNAMEs
+are followed with DNS queries. Nothing
 secret is printed: the whole output is redacted with every credential read.
 """
 
@@ -27,8 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from certbot_dns_gandi_pat import config, dnscheck, doctor, lineages, livedns, tokens, transport
-from certbot_dns_gandi_pat.doctor import FAIL, PASS, SKIP, WARN
+from certbot_dns_gandi_pat import checks, config, dnscheck, lineages, livedns, report, tokens, transport
+from certbot_dns_gandi_pat.report import FAIL, PASS, SKIP, WARN
 
 TITLE = "dns-gandi renewals"
 VERDICT_WORDS = {PASS: "ok", WARN: "needs attention soon", FAIL: "will fail at the next renewal",
@@ -36,7 +38,6 @@ VERDICT_WORDS = {PASS: "ok", WARN: "needs attention soon", FAIL: "will fail at t
 # certbot runs twice a day, after a random sleep: a renewal is late only past this.
 OVERDUE_GRACE = dt.timedelta(days=2)
 _ORDER = {FAIL: 0, WARN: 1, SKIP: 2, PASS: 3}
-MARKS = {PASS: "[ ok ]", WARN: "[warn]", FAIL: "[FAIL]", SKIP: "[skip]"}  # as doctor prints them
 
 
 @dataclass(frozen=True)
@@ -119,27 +120,13 @@ def inspect_credentials(path: str) -> Credentials:
     return state
 
 
-def challenge_zone(client: livedns.LiveDNSClient, resolver: dnscheck.CnameResolver,
-                   domain: str) -> tuple[str, str, str]:
-    """The challenge name, the name the TXT record goes to (CNAMEs followed), its LiveDNS zone."""
-    name = livedns.normalize_name(domain[2:] if domain.startswith("*.") else domain)
-    challenge = f"_acme-challenge.{name}"
-    target = resolver.target(challenge)
-    return challenge, target, client.find_zone(target)
-
-
-def headline(exc: BaseException) -> str:
-    # The client's messages are a headline and, on later lines, advice.
-    return str(getattr(exc, "headline", str(exc))).splitlines()[0]
-
-
 def check_remote(state: Credentials, domains: Sequence[str],
                  nameservers: Optional[Sequence[dnscheck.Server]]) -> None:
     """/tokeninfo once, then each domain's zone, with this file's credential."""
     gandi = state.gandi
     if gandi is None:
         return
-    client = livedns.LiveDNSClient(gandi, user_agent=f"{doctor.DISTRIBUTION} renewals")
+    client = livedns.LiveDNSClient(gandi, user_agent=f"{checks.DISTRIBUTION} renewals")
     resolver = dnscheck.CnameResolver(nameservers)
     try:
         if gandi.is_pat:
@@ -148,18 +135,18 @@ def check_remote(state: Credentials, domains: Sequence[str],
             if domain in state.zones:
                 continue
             try:
-                challenge, target, zone = challenge_zone(client, resolver, domain)
+                reach = checks.challenge_zone(client, resolver, domain)
             except livedns.AuthError as exc:
-                state.rejected = headline(exc)
+                state.rejected = exc.headline
                 return
             except (livedns.ZoneNotFoundError, livedns.ForbiddenError) as exc:
-                state.zones[domain] = ZoneResult(FAIL, f"{domain}: {headline(exc)}", _zone_advice(gandi))
+                state.zones[domain] = ZoneResult(FAIL, f"{domain}: {exc.headline}", _zone_advice(gandi))
                 continue
             except (livedns.LiveDNSError, dnscheck.DNSCheckError) as exc:
-                state.zones[domain] = ZoneResult(SKIP, f"{domain}: could not check the zone: {headline(exc)}")
+                state.zones[domain] = ZoneResult(SKIP, f"{domain}: could not check the zone: {exc.headline}")
                 continue
-            via = f" (CNAME to {target})" if target != challenge else ""
-            state.zones[domain] = ZoneResult(PASS, f"{domain}{via} in zone {zone}")
+            via = f" (CNAME to {reach.target})" if reach.target != reach.challenge else ""
+            state.zones[domain] = ZoneResult(PASS, f"{domain}{via} in zone {reach.zone}")
     finally:
         client.close()
 
@@ -366,8 +353,8 @@ class Renewals:
                        f"`certbot-dns-gandi-pat doctor --credentials {state.path}` checks the token")
             return
         name = f' "{info.name}"' if info.name else ""
-        if info.scopes is not None and doctor.REQUIRED_SCOPE not in info.scopes:
-            report.add(FAIL, f"the token{name} lacks the permission {doctor.REQUIRED_SCOPE} (\"Manage "
+        if info.scopes is not None and checks.REQUIRED_SCOPE not in info.scopes:
+            report.add(FAIL, f"the token{name} lacks the permission {checks.REQUIRED_SCOPE} (\"Manage "
                        "domain name technical configurations\")", rotate)
         expiry = info.expires_at
         sharing = [x for x in everyone if x.credentials_path == state.path and x.autorenew]
@@ -410,13 +397,13 @@ class Renewals:
 
     # --------------------------------------------------------------- output
 
-    def checks(self) -> list[doctor.Check]:
-        return [doctor.Check(r.lineage.name if r.lineage else r.conf, r.status, "") for r in self.reports]
+    def checks(self) -> list[report.Check]:
+        return [report.Check(r.lineage.name if r.lineage else r.conf, r.status, "") for r in self.reports]
 
     def exit_code(self) -> int:
         if self.problem or not self.reports:
-            return doctor.UNKNOWN
-        return doctor.exit_code(self.checks())
+            return report.UNKNOWN
+        return report.exit_code(self.checks())
 
     def summary(self) -> str:
         code = self.exit_code()
@@ -433,9 +420,9 @@ class Renewals:
                 if len(names) > 1 and status == WARN:
                     words = "need attention soon"
                 parts.append(f"{len(names)} {words}")
-        worst = {doctor.CRITICAL: FAIL, doctor.WARNING: WARN, doctor.UNKNOWN: SKIP}.get(code)
+        worst = {report.CRITICAL: FAIL, report.WARNING: WARN, report.UNKNOWN: SKIP}.get(code)
         which = [c.name for c in self.checks() if c.status == worst]
-        return f"{TITLE} {doctor.VERDICTS[code]} - {', '.join(parts)}" + (f" ({', '.join(which)})" if which else "")
+        return f"{TITLE} {report.VERDICTS[code]} - {', '.join(parts)}" + (f" ({', '.join(which)})" if which else "")
 
     def render(self, as_json: bool) -> str:
         text = json.dumps(self.as_dict(), indent=2) if as_json else self._text()
@@ -444,16 +431,16 @@ class Renewals:
 
     def _text(self) -> str:
         lines = [self.summary()]
-        for report in self.reports:
-            lines.append(f"{MARKS[report.status]} {_line(report)}")
-            advice = [f.advice for f in report.findings if f.advice and f.status != PASS]
+        for item in self.reports:
+            lines.append(f"{report.MARKS[item.status]} {_line(item)}")
+            advice = [f.advice for f in item.findings if f.advice and f.status != PASS]
             lines += [f"       -> {a}" for a in dict.fromkeys(advice)]
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
         code = self.exit_code()
         return {
-            "ok": code == doctor.OK, "exit_code": code, "verdict": doctor.VERDICTS[code],
+            "ok": code == report.OK, "exit_code": code, "verdict": report.VERDICTS[code],
             "summary": self.summary(), "config_dir": self.config_dir,
             "lineages": [_report_dict(r) for r in self.reports],
         }

@@ -36,18 +36,18 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, TextIO
 
 from certbot_dns_gandi_pat import (
+    checks,
     config,
     dnscheck,
-    doctor,
     files,
     inifile,
     lineages,
     livedns,
-    renewals,
+    report,
     tokens,
     transport,
 )
-from certbot_dns_gandi_pat.doctor import FAIL, PASS, SKIP, WARN
+from certbot_dns_gandi_pat.report import FAIL, PASS, SKIP, WARN
 
 TITLE = "dns-gandi rotate"
 MAX_INPUT = 4096
@@ -63,11 +63,11 @@ class Stop(Exception):
 
 
 def refused(message: str, advice: str = "") -> Stop:
-    return Stop(message, doctor.CRITICAL, advice)
+    return Stop(message, report.CRITICAL, advice)
 
 
 def cannot_check(message: str, advice: str = "") -> Stop:
-    return Stop(message, doctor.UNKNOWN, advice)
+    return Stop(message, report.UNKNOWN, advice)
 
 
 def fingerprint(secret: str) -> str:
@@ -114,14 +114,14 @@ class Rotation:
     dry_run: bool = False
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     certbot_version: Optional[Sequence[int]] = None
-    checks: list[doctor.Check] = field(default_factory=list)
+    checks: list[report.Check] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     info: Optional[tokens.TokenInfo] = None
     ledger: files.Ledger = field(default_factory=files.Ledger)
 
     def add(self, name: str, status: str, detail: str, advice: str = "") -> None:
-        self.checks.append(doctor.Check(name, status, detail, advice))
+        self.checks.append(report.Check(name, status, detail, advice))
 
     # ----------------------------------------------------------- the steps
 
@@ -160,7 +160,7 @@ class Rotation:
             if self.dry_run:
                 self.print(out, f"{TITLE} OK - dry run: every check passed; would change {change}; "
                            "nothing was written")
-                return doctor.OK
+                return report.OK
             backup = self.write(old)
             self.add("credentials file", PASS, f"{change}; backup {backup}")
             mode = stat.S_IMODE(os.stat(path).st_mode)
@@ -171,9 +171,9 @@ class Rotation:
                 self.add("credentials file", WARN, f"{config.API_KEY} in {path} is not used (the token is)",
                          f"delete the {config.API_KEY} line")
             self.done(out, path, old, token, old_name, users)
-            return doctor.OK
+            return report.OK
         except Stop as stop:
-            if stop.code == doctor.CRITICAL:
+            if stop.code == report.CRITICAL:
                 head = f"{TITLE} CRITICAL - refused, nothing was changed: {stop}"
             else:
                 head = f"{TITLE} UNKNOWN - could not check, nothing was changed: {stop}"
@@ -183,6 +183,7 @@ class Rotation:
             return stop.code
 
     def read_file(self, path: str) -> _OldFile:
+        self.ledger.unchanged(path)
         try:
             snap = files.snapshot(path)
         except FileNotFoundError:
@@ -240,14 +241,14 @@ class Rotation:
             gandi = config.parse(old.values, old.ini.source)
         except config.ConfigError:
             return None
-        client = livedns.LiveDNSClient(gandi, user_agent=f"{doctor.DISTRIBUTION} rotate")
+        client = livedns.LiveDNSClient(gandi, user_agent=f"{checks.DISTRIBUTION} rotate")
         try:
             return client.token_info().name
         finally:
             client.close()
 
     def check(self, gandi: config.GandiConfig, users: Sequence[lineages.Lineage], path: str) -> None:
-        client = livedns.LiveDNSClient(gandi, user_agent=f"{doctor.DISTRIBUTION} rotate")
+        client = livedns.LiveDNSClient(gandi, user_agent=f"{checks.DISTRIBUTION} rotate")
         try:
             self.check_token(client, users)
             self.check_accepted(client)
@@ -266,8 +267,8 @@ class Rotation:
                      "permission not checked here; the zone checks below still apply")
             return
         name = f' "{info.name}"' if info.name else ""
-        if info.scopes is not None and doctor.REQUIRED_SCOPE not in info.scopes:
-            raise refused(f"the new token{name} lacks the permission {doctor.REQUIRED_SCOPE} (has: "
+        if info.scopes is not None and checks.REQUIRED_SCOPE not in info.scopes:
+            raise refused(f"the new token{name} lacks the permission {checks.REQUIRED_SCOPE} (has: "
                           f"{', '.join(info.scopes) or 'none'})", "create a token with \"Manage domain "
                           "name technical configurations\"")
         when = info.expires_at
@@ -294,11 +295,11 @@ class Rotation:
             self.add("accepted", PASS, "LiveDNS accepts the new token (it may not list domains)")
             return
         except livedns.AuthError as exc:
-            raise refused(f"LiveDNS rejects the new token: {renewals.headline(exc)}",
+            raise refused(f"LiveDNS rejects the new token: {exc.headline}",
                           "check that you copied the whole token, from the right organization, and that "
                           "Gandi's admin panel does not show it as expired or revoked") from None
         except livedns.LiveDNSError as exc:
-            raise cannot_check(renewals.headline(exc)) from None
+            raise cannot_check(exc.headline) from None
         self.add("accepted", PASS, f"LiveDNS accepts the new token; {count} domain(s) visible")
 
     def check_domains(self, client: livedns.LiveDNSClient, users: Sequence[lineages.Lineage]) -> list[str]:
@@ -311,20 +312,21 @@ class Rotation:
         for base, domains in names.items():
             label = ", ".join(domains)
             try:
-                challenge, target, zone = renewals.challenge_zone(client, resolver, base)
+                reach = checks.challenge_zone(client, resolver, base)
             except (livedns.ZoneNotFoundError, livedns.ForbiddenError, livedns.AuthError) as exc:
-                raise refused(f"{label}: {renewals.headline(exc)}",
+                raise refused(f"{label}: {exc.headline}",
                               "give the new token access to this domain (its organization, and its "
                               "resources if restricted), then run rotate again") from None
             except (livedns.LiveDNSError, dnscheck.DNSCheckError) as exc:
-                raise cannot_check(f"{label}: {renewals.headline(exc)}") from None
-            via = f" (CNAME to {target})" if target != challenge else ""
-            self.add(f"domain {label}", PASS, f"{challenge}{via} is in zone {zone}, which the new token reaches")
-            zones[zone] = None
+                raise cannot_check(f"{label}: {exc.headline}") from None
+            via = f" (CNAME to {reach.target})" if reach.target != reach.challenge else ""
+            self.add(f"domain {label}", PASS, f"{reach.challenge}{via} is in zone {reach.zone}, which the new "
+                     "token reaches")
+            zones[reach.zone] = None
         return list(zones)
 
     def check_write(self, client: livedns.LiveDNSClient, zone: str) -> None:
-        check = doctor.write_test(client, zone, "rotate", self.ledger)
+        check = checks.write_test(client, zone, "rotate", self.ledger)
         if check.status == FAIL:
             raise refused(f"{check.name}: {check.detail}", check.advice)
         self.add(check.name, PASS, check.detail)
@@ -374,7 +376,7 @@ class Rotation:
     def print(self, out: TextIO, head: str) -> None:
         lines = [head]
         for check in self.checks:
-            lines.append(f"{renewals.MARKS[check.status]} {check.name}: {check.detail}")
+            lines.append(f"{report.MARKS[check.status]} {check.name}: {check.detail}")
             if check.advice and check.status in (FAIL, WARN):
                 lines.append(f"       -> {check.advice}")
         lines += self.notes

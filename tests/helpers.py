@@ -9,13 +9,40 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+_ACCOUNT_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def dns01(domain: str) -> Any:
+    """certbot's own DNS-01 challenge for ``domain`` (a fresh token), as certbot hands it to the plugin."""
+    import os
+
+    import josepy
+    from acme import challenges, messages
+    from certbot import achallenges
+    from certbot.tests import acme_util
+
+    challb = acme_util.chall_to_challb(challenges.DNS01(token=os.urandom(32)), messages.STATUS_PENDING)
+    key = josepy.JWKEC(key=_ACCOUNT_KEY)
+    try:
+        return achallenges.KeyAuthorizationAnnotatedChallenge(
+            challb=challb, account_key=key,
+            identifier=messages.Identifier(typ=messages.IDENTIFIER_FQDN, value=domain))
+    except TypeError:  # certbot < 3: the challenge names its domain
+        return achallenges.KeyAuthorizationAnnotatedChallenge(challb=challb, account_key=key, domain=domain)
+
+
+def challenge_value(achall: Any) -> str:
+    """The TXT value certbot expects for a challenge."""
+    return str(achall.validation(achall.account_key))
+
 
 # Recognisable fake secrets: a test fails if they ever show up in output.
 FAKE_TOKEN = "FAKE-PAT-0000-do-not-leak-7f3a9c"

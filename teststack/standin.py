@@ -51,7 +51,9 @@ class Modes:
     patch_missing: str = "404"  # "404" or "create"
     empty_rrset: str = "delete"  # PATCH removing the last value: "delete", "keep", "reject"
     delete_missing: str = "404"  # "404" or "204"
-    list_domains: str = "ok"  # "ok" or "forbidden"
+    # "ok" (what the token may touch), "all" (every domain of the organization,
+    # whatever the token's restriction: Gandi does not say which) or "forbidden"
+    list_domains: str = "ok"
     tokeninfo: str = "ok"  # "ok", "404", "garbage", "body" (tokeninfo_body sent as it is)
     tokeninfo_body: str = ""  # raw JSON text, e.g. '{"expires_in": NaN}'
 
@@ -336,7 +338,7 @@ class StandIn:
             return _err(403, "HTTPForbidden", "Access was denied to this resource.")
         names = sorted(z.fqdn for z in self.zones.values()
                        if z.organization == token.organization
-                       and (token.domains is None or z.fqdn in token.domains))
+                       and (token.domains is None or z.fqdn in token.domains or self.modes.list_domains == "all"))
         page, per_page = int(query.get("page", "1")), int(query.get("per_page", "100"))
         chunk = names[(page - 1) * per_page: page * per_page]
         items = [{"fqdn": n, "domain_href": f"{API_PREFIX}/domains/{n}"} for n in chunk]

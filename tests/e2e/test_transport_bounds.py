@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_gandi_pat import doctor, livedns, transport
+from certbot_dns_gandi_pat import livedns, report, transport
 from tests.helpers import FAKE_TOKEN
 from tests.unit.test_doctor import ini as doctor_ini
 from tests.unit.test_doctor import run as doctor_run
@@ -127,7 +127,7 @@ def test_an_unreachable_api_is_unknown_not_critical(tmp_path: Path, standin: Sta
     path = doctor_ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN)
     Path(path).write_text(Path(path).read_text().replace(standin.api_url, "http://127.0.0.1:9/v5/livedns"))
     code, out = doctor_run("--credentials", path, "example.com")
-    assert code == doctor.UNKNOWN and out.startswith("dns-gandi doctor UNKNOWN - 1 skipped")
+    assert code == report.UNKNOWN and out.startswith("dns-gandi doctor UNKNOWN - 1 skipped")
     assert "[skip] credential: listing the LiveDNS domains: connection refused" in out
     assert "       -> Check this host's network access to it" in out
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Optional
@@ -12,27 +15,8 @@ import pytest
 from certbot import errors
 
 from certbot_dns_gandi_pat import dns_gandi, dnscheck
-from tests.helpers import FAKE_API_KEY, FAKE_TOKEN
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN, challenge_value, dns01
 from teststack.standin import Fault, StandIn
-
-
-class FakeAchall:
-    def __init__(self, domain: str, old_style: bool = False) -> None:
-        if old_style:
-            self.domain = domain  # certbot < 4: no identifier attribute
-        else:
-            self.identifier = SimpleNamespace(value=domain)
-        self._domain = domain
-        self.account_key = object()
-
-    def validation_domain_name(self, domain: str) -> str:
-        return "_acme-challenge." + domain.removeprefix("*.")
-
-    def validation(self, key: object) -> str:
-        return f"token-for-{self._domain}"
-
-    def response(self, key: object) -> tuple[str, str]:
-        return ("response", self._domain)
 
 
 class FakeWaiter:
@@ -85,21 +69,19 @@ def test_options_are_registered() -> None:
     assert "Gandi" in dns_gandi.Authenticator.description and "LiveDNS" in make_auth(None, None).more_info()
 
 
-@pytest.mark.parametrize("old_style", [False, True])
-def test_perform_writes_waits_and_cleanup_removes(tmp_path: Path, standin: StandIn, old_style: bool) -> None:
+def test_perform_writes_waits_and_cleanup_removes(tmp_path: Path, standin: StandIn) -> None:
     standin.set_txt("example.com", "_acme-challenge", ["someone-else"])
     auth = make_auth(ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN))
-    achalls = [FakeAchall("example.com", old_style), FakeAchall("*.example.com", old_style),
-               FakeAchall("www.example.org", old_style)]
-    responses = auth.perform(achalls)  # type: ignore[arg-type]
-    assert responses == [("response", "example.com"), ("response", "*.example.com"), ("response", "www.example.org")]
-    assert standin.txt("example.com", "_acme-challenge") == [
-        "someone-else", "token-for-example.com", "token-for-*.example.com"]
+    # apex and wildcard: two authorizations for example.com, each with its own token
+    achalls = [dns01("example.com"), dns01("example.com"), dns01("www.example.org")]
+    apex, wild, www = (challenge_value(a) for a in achalls)
+    responses = auth.perform(achalls)
+    assert responses == [a.response(a.account_key) for a in achalls]
+    assert standin.txt("example.com", "_acme-challenge") == ["someone-else", apex, wild]
     (expected, servers, timeout), = FakeWaiter.calls
-    assert expected == {"_acme-challenge.example.com": ["token-for-example.com", "token-for-*.example.com"],
-                        "_acme-challenge.www.example.org": ["token-for-www.example.org"]}
+    assert expected == {"_acme-challenge.example.com": [apex, wild], "_acme-challenge.www.example.org": [www]}
     assert servers["_acme-challenge.example.com"] == [("127.0.0.1", 5353)] and timeout == 60
-    auth.cleanup(achalls)  # type: ignore[arg-type]
+    auth.cleanup(achalls)
     assert standin.challenge_records() == {"_acme-challenge.example.com": ["someone-else"]}
 
 
@@ -107,7 +89,7 @@ def test_relative_credentials_path_is_stored_absolute(tmp_path: Path, standin: S
     ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN)
     monkeypatch.chdir(tmp_path)
     auth = make_auth("gandi.ini")
-    auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    auth.perform([dns01("example.com")])
     assert auth.config.dns_gandi_credentials == str(tmp_path / "gandi.ini")
     auth.cleanup([])
 
@@ -115,7 +97,7 @@ def test_relative_credentials_path_is_stored_absolute(tmp_path: Path, standin: S
 def test_ini_mistakes_become_plugin_errors_before_any_request(tmp_path: Path, standin: StandIn) -> None:
     path = ini(tmp_path, standin, dns_gandi_tokn=FAKE_TOKEN)
     with pytest.raises(errors.PluginError, match=f"{path}: no credential found; dns_gandi_tokn"):
-        make_auth(path).perform([FakeAchall("example.com")])  # type: ignore[list-item]
+        make_auth(path).perform([dns01("example.com")])
     assert standin.count() == 0
 
 
@@ -132,9 +114,9 @@ def test_a_token_revoked_after_prepare_fails_in_perform(tmp_path: Path, standin:
     auth = make_auth(ini(tmp_path, standin, dns_gandi_token="FAKE-revoked-token-12"))
     standin.tokens["FAKE-revoked-token-12"].expires_in = 0
     with pytest.raises(errors.PluginError, match="(?s)HTTP 401.*expired") as err:
-        auth.perform([FakeAchall("www.example.com")])  # type: ignore[list-item]
+        auth.perform([dns01("www.example.com")])
     assert "FAKE-revoked-token-12" not in str(err.value)
-    auth.cleanup([FakeAchall("www.example.com")])  # type: ignore[list-item]
+    auth.cleanup([dns01("www.example.com")])
     assert standin.challenge_records() == {}
 
 
@@ -142,17 +124,17 @@ def test_propagation_timeout_is_a_plugin_error_and_cleanup_still_works(tmp_path:
     FakeWaiter.error = dnscheck.PropagationTimeout("DNS propagation not verified within 60 s: x")
     auth = make_auth(ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN))
     with pytest.raises(errors.PluginError, match="not verified within 60 s"):
-        auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+        auth.perform([dns01("example.com")])
     assert standin.challenge_records() != {}
-    auth.cleanup([FakeAchall("example.com")])  # type: ignore[list-item]
+    auth.cleanup([dns01("example.com")])
     assert standin.challenge_records() == {}
 
 
 def test_cleanup_failure_is_logged_not_raised(tmp_path: Path, standin: StandIn, caplog: pytest.LogCaptureFixture) -> None:
     auth = make_auth(ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN))
-    auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    auth.perform([dns01("example.com")])
     standin.faults.append(Fault(method="PATCH", status=403, times=-1, body="{}"))
-    auth.cleanup([FakeAchall("example.com")])  # type: ignore[list-item]
+    auth.cleanup([dns01("example.com")])
     assert standin.challenge_records() != {}
     assert any("Could not remove a challenge record" in r.getMessage() and "_acme-challenge.example.com" in r.getMessage()
                for r in caplog.records)
@@ -161,8 +143,8 @@ def test_cleanup_failure_is_logged_not_raised(tmp_path: Path, standin: StandIn, 
 def test_token_expiring_soon_warns_once(tmp_path: Path, standin: StandIn, caplog: pytest.LogCaptureFixture) -> None:
     standin.add_token("FAKE-soon-token-1234", expires_in=10 * 86400 + 60, name="renewals")
     auth = make_auth(ini(tmp_path, standin, dns_gandi_token="FAKE-soon-token-1234"))
-    auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
-    auth.perform([FakeAchall("example.org")])  # type: ignore[list-item]
+    auth.perform([dns01("example.com")])
+    auth.perform([dns01("example.org")])
     warnings = [r.getMessage() for r in caplog.records if "expires on" in r.getMessage()]
     assert len(warnings) == 1 and "in 10 day(s)" in warnings[0] and '"renewals"' in warnings[0]
     auth.cleanup([])
@@ -172,7 +154,7 @@ def test_expiry_check_can_be_turned_off(tmp_path: Path, standin: StandIn) -> Non
     standin.add_token("FAKE-soon-token-1234", expires_in=86400)
     auth = make_auth(ini(tmp_path, standin, dns_gandi_token="FAKE-soon-token-1234"))
     auth.config.dns_gandi_expiry_warning_days = 0
-    auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    auth.perform([dns01("example.com")])
     assert not any(p == "/tokeninfo" for _, p, _ in standin.log)
     auth.cleanup([])
 
@@ -181,14 +163,14 @@ def test_unreachable_tokeninfo_is_not_a_failure(tmp_path: Path, standin: StandIn
     path = ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN)
     path.write_text(path.read_text().replace(standin.tokeninfo_url, "http://127.0.0.1:9/tokeninfo"))
     auth = make_auth(path)
-    assert auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    assert auth.perform([dns01("example.com")])
     auth.cleanup([])
 
 
 def test_legacy_key_warns(tmp_path: Path, standin: StandIn, caplog: pytest.LogCaptureFixture) -> None:
     auth = make_auth(ini(tmp_path, standin, dns_gandi_api_key=FAKE_API_KEY))
-    auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
-    auth.perform([FakeAchall("example.org")])  # type: ignore[list-item]
+    auth.perform([dns01("example.com")])
+    auth.perform([dns01("example.org")])
     assert sum("legacy Gandi API key" in r.getMessage() for r in caplog.records) == 1
     assert standin.headers_seen[-1]["authorization"] == f"Apikey {FAKE_API_KEY}"
     auth.cleanup([])
@@ -214,7 +196,7 @@ def test_zone_servers_come_from_dns_then_the_api(tmp_path: Path, standin: StandI
 def test_wait_uses_the_zone_servers_without_override(tmp_path: Path, standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
     auth = make_auth(ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN), None)
     monkeypatch.setattr(dnscheck, "zone_nameservers", lambda zone, **kw: ["localhost"])
-    auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    auth.perform([dns01("example.com")])
     (_, servers, _), = FakeWaiter.calls
     assert ("127.0.0.1", 53) in servers["_acme-challenge.example.com"]
     auth.cleanup([])
@@ -226,7 +208,7 @@ def test_token_is_absent_from_debug_logs(tmp_path: Path, standin: StandIn, caplo
     for token in (FAKE_TOKEN, "FAKE-expired-token-123"):
         try:
             auth = make_auth(ini(tmp_path, standin, dns_gandi_token=token))
-            auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+            auth.perform([dns01("example.com")])
             auth.cleanup([])
         except errors.PluginError as exc:
             assert token not in str(exc)
@@ -239,7 +221,7 @@ def test_auth_hint_says_what_was_checked(tmp_path: Path, standin: StandIn) -> No
     unchecked = auth.auth_hint([])
     assert "could not check whether the zone's nameservers serve them" in unchecked
     assert "delegated" in unchecked and "doctor" in unchecked
-    auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    auth.perform([dns01("example.com")])
     served = auth.auth_hint([])
     assert "were served by the zone's nameservers" in served and "doctor" in served
     auth.cleanup([])
@@ -289,7 +271,7 @@ def test_credentials_warnings_are_said_once_per_run(tmp_path: Path, standin: Sta
                                                     caplog: pytest.LogCaptureFixture) -> None:
     path = ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN, dns_gandi_api_key=FAKE_API_KEY)
     auth = make_auth(path)
-    auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    auth.perform([dns01("example.com")])
     auth.cleanup([])
     assert sum("dns_gandi_api_key is not used because dns_gandi_token is set" in m for m in caplog.messages) == 1
     assert standin.headers_seen[-1]["authorization"] == f"Bearer {FAKE_TOKEN}"
@@ -303,7 +285,7 @@ def test_an_expiring_token_reaches_stderr_once_under_quiet(tmp_path: Path, stand
     path = ini(tmp_path, standin, dns_gandi_token="FAKE-soon-token-5678")
     for name in ("example.com", "example.org"):  # `certbot renew`: one authenticator per lineage
         auth = make_auth(path, quiet=True)
-        auth.perform([FakeAchall(name)])  # type: ignore[list-item]
+        auth.perform([dns01(name)])
         auth.cleanup([])
     err = capsys.readouterr().err
     assert err.count("expires on") == 1 and '"renewals"' in err and "before the next renewal" in err
@@ -312,7 +294,7 @@ def test_an_expiring_token_reaches_stderr_once_under_quiet(tmp_path: Path, stand
 
 def test_a_healthy_quiet_run_prints_nothing(tmp_path: Path, standin: StandIn, capsys: pytest.CaptureFixture[str]) -> None:
     auth = make_auth(ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN), quiet=True)
-    auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    auth.perform([dns01("example.com")])
     auth.cleanup([])
     assert capsys.readouterr() == ("", "")
 
@@ -331,7 +313,7 @@ def test_odd_token_information_never_fails_a_run(tmp_path: Path, standin: StandI
     caplog.set_level(logging.DEBUG)
     standin.modes.tokeninfo, standin.modes.tokeninfo_body = "body", body
     auth = make_auth(ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN))
-    assert auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    assert auth.perform([dns01("example.com")])
     auth.cleanup([])
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert any(m.startswith("tokeninfo: unreadable answer") for m in caplog.messages)
@@ -342,7 +324,7 @@ def test_a_refused_first_write_is_said_once_in_two_lines_and_not_cleaned_up(
     standin.add_token("FAKE-viewonly-token-1", scopes=("domain:view",))
     auth = make_auth(ini(tmp_path, standin, dns_gandi_token="FAKE-viewonly-token-1"))
     with pytest.raises(errors.PluginError) as err:
-        auth.perform([FakeAchall("example.com"), FakeAchall("*.example.com")])  # type: ignore[list-item]
+        auth.perform([dns01("example.com"), dns01("example.com")])
     lines = str(err.value).splitlines()
     assert len(lines) == 2 and "HTTP 403" in lines[0] and "README: Permission denied" in lines[1]
     assert lines[0].endswith("is not allowed to do this.")  # as README's troubleshooting table quotes it
@@ -355,31 +337,87 @@ def test_a_refused_first_write_is_said_once_in_two_lines_and_not_cleaned_up(
 def test_the_journal_lives_in_certbots_work_dir(tmp_path: Path, standin: StandIn) -> None:
     work = tmp_path / "work"
     auth = make_auth(ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN), work_dir=str(work))
-    auth.perform([FakeAchall("example.com")])  # type: ignore[list-item]
+    achall = dns01("example.com")
+    auth.perform([achall])
     (path,) = (work / "dns-gandi-pat").glob("*.json")
-    assert oct(path.stat().st_mode & 0o777) == "0o600" and "token-for-example.com" in path.read_text()
+    assert oct(path.stat().st_mode & 0o777) == "0o600" and challenge_value(achall) in path.read_text()
     assert FAKE_TOKEN not in path.read_text()
     auth.cleanup([])
     assert list((work / "dns-gandi-pat").glob("*.json")) == []
 
 
-def test_a_killed_runs_values_are_removed_at_the_start_of_the_next(tmp_path: Path, standin: StandIn,
-                                                                   caplog: pytest.LogCaptureFixture) -> None:
-    import subprocess
+# A run of the plugin in its own process, as certbot would start it, that stays
+# alive (sleeping) once its records are written: the test kills it or lets it live.
+RUN = """
+import sys, time
+from types import SimpleNamespace
+sys.path.insert(0, sys.argv[3])
+from certbot_dns_gandi_pat import dns_gandi, dnscheck
+from tests.helpers import dns01
+
+class Waiter:
+    def __init__(self, **kw):
+        pass
+
+    def wait(self, expected, servers, timeout, labels=None):
+        return dnscheck.WaitResult(0.0, tuple(expected), ())
+
+dnscheck.CnameResolver.target = lambda self, name: name
+dns_gandi.Authenticator.waiter_factory = Waiter
+dns_gandi.display_util.notify = lambda message: None
+conf = SimpleNamespace(dns_gandi_credentials=sys.argv[1], dns_gandi_propagation_seconds=60,
+                       dns_gandi_nameservers="127.0.0.1:5353", dns_gandi_expiry_warning_days=0,
+                       work_dir=sys.argv[2])
+auth = dns_gandi.Authenticator(conf, "dns-gandi")
+auth.prepare()
+auth.perform([dns01("www.example.com")])
+print("written", flush=True)
+time.sleep(600)
+"""
+
+
+def start_run(path: Path, work: Path) -> subprocess.Popen[str]:
+    root = str(Path(__file__).resolve().parents[2])
+    proc = subprocess.Popen([sys.executable, "-c", RUN, str(path), str(work), root],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "written\n"
+    return proc
+
+
+def test_a_killed_run_is_recovered_in_a_container_with_another_host_name(
+        tmp_path: Path, standin: StandIn, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     work = tmp_path / "work"
     path = ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN)
-    first = make_auth(path, work_dir=str(work))
-    first.perform([FakeAchall("www.example.com")])  # type: ignore[list-item]
-    (journal_file,) = (work / "dns-gandi-pat").glob("*.json")
-    data = json.loads(journal_file.read_text())
-    proc = subprocess.Popen(["true"])
+    proc = start_run(path, work)
+    proc.kill()  # SIGKILL, OOM or a power cut: no cleanup ran
     proc.wait()
-    data["pid"] = proc.pid  # as if written by a process that is gone (SIGKILL, OOM, power cut)
-    journal_file.write_text(json.dumps(data))
+    assert standin.txt("example.com", "_acme-challenge.www") is not None
+    # `docker run --rm` again: same work directory, new host name, pid 1 again
+    monkeypatch.setattr(socket, "gethostname", lambda: "f00dcafe1234")
     second = make_auth(path, work_dir=str(work))
-    second.perform([FakeAchall("example.org")])  # type: ignore[list-item]
+    second.perform([dns01("example.org")])
     assert standin.txt("example.com", "_acme-challenge.www") is None
-    assert not journal_file.exists()
-    assert any("left by an interrupted run" in m for m in caplog.messages)
+    assert [p.name for p in (work / "dns-gandi-pat").iterdir() if not p.name.startswith(str(os.getpid()))] == []
+    assert any(f"left by an interrupted run (pid {proc.pid}" in m for m in caplog.messages)
     second.cleanup([])
     assert standin.challenge_records() == {}
+
+
+def test_a_live_runs_journal_is_never_touched(tmp_path: Path, standin: StandIn,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "work"
+    path = ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN)
+    proc = start_run(path, work)
+    try:
+        (journal_file,) = (work / "dns-gandi-pat").glob("*.json")
+        before = journal_file.read_bytes()
+        monkeypatch.setattr(socket, "gethostname", lambda: "another-host")
+        second = make_auth(path, work_dir=str(work))
+        second.perform([dns01("example.org")])
+        second.cleanup([])
+        assert standin.txt("example.com", "_acme-challenge.www") is not None
+        assert journal_file.read_bytes() == before
+    finally:
+        proc.kill()
+        proc.wait()
+    standin.zones["example.com"].records.clear()

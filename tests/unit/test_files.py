@@ -176,7 +176,8 @@ def test_an_append_while_the_backup_is_written_is_kept(tmp_path: Path, monkeypat
     monkeypatch.setattr(files.os, "fsync", append_then_sync)
     with pytest.raises(files.ChangedSinceRead) as err:
         files.rewrite(snap, b"dns_gandi_token = new\n", secret=True)
-    assert f"{path} changed" in str(err.value) and "Nothing was changed: run the command again" in str(err.value)
+    assert str(err.value) == (f"{path} changed while it was being replaced (someone else edited it); their "
+                              "version was kept: run the command again")
     assert path.read_text() == "dns_gandi_token = old\n# added by ansible\n"
     assert backups(path) == []
 

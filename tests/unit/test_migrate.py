@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from certbot_dns_gandi_pat import cli, doctor, files, lineages, migrate
-from tests.helpers import FAKE_API_KEY, FAKE_TOKEN, hold_certbot_lock, release, write_lineage
+from certbot_dns_gandi_pat import cli, files, lineages, migrate, report
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN, acl, hold_certbot_lock, release, setfacl, write_lineage
 
 LEGACY_INI = (
     "# Gandi credentials, created 2019\n"
@@ -66,7 +68,7 @@ def test_dry_run_shows_a_masked_diff_and_touches_nothing(legacy: tuple[Path, Pat
     config_dir, old_ini, _ = legacy
     before = snapshot(config_dir, old_ini.parent)
     code, out = run(config_dir, "--dry-run")
-    assert code == doctor.OK, out
+    assert code == report.OK, out
     assert snapshot(config_dir, old_ini.parent) == before
     assert out.splitlines()[0] == ("dns-gandi migrate OK - dry run: 2 file(s) would change for old.example.org; "
                                    "nothing was written")
@@ -90,7 +92,7 @@ def test_migrate_rewrites_only_the_old_names(legacy: tuple[Path, Path, Path]) ->
     untouched = snapshot(config_dir / "renewal" / "example.com.conf", config_dir / "renewal" / "web.example.net.conf",
                          new_ini)
     code, out = run(config_dir)
-    assert code == doctor.OK, out
+    assert code == report.OK, out
     assert out.startswith("dns-gandi migrate OK - rewrote 2 file(s) for old.example.org\n")
     expected = (original_conf.decode()
                 .replace("authenticator = certbot-plugin-gandi:dns", "authenticator = dns-gandi")
@@ -117,10 +119,10 @@ def test_migrate_rewrites_only_the_old_names(legacy: tuple[Path, Path, Path]) ->
 
 def test_second_run_changes_nothing(legacy: tuple[Path, Path, Path]) -> None:
     config_dir, old_ini, _ = legacy
-    assert run(config_dir)[0] == doctor.OK
+    assert run(config_dir)[0] == report.OK
     before = snapshot(config_dir, old_ini.parent)
     code, out = run(config_dir)
-    assert code == doctor.OK
+    assert code == report.OK
     assert out.strip() == ("dns-gandi migrate OK - nothing to migrate: 2 lineage(s) already use the current "
                            "form (example.com, old.example.org)")
     assert snapshot(config_dir, old_ini.parent) == before
@@ -132,7 +134,7 @@ def test_an_ini_with_an_old_and_a_current_credential_is_refused(legacy: tuple[Pa
     before = snapshot(config_dir, old_ini.parent)
     for args in ((), ("--dry-run",)):
         code, out = run(config_dir, *args)
-        assert code == doctor.CRITICAL
+        assert code == report.CRITICAL
         assert out.startswith("dns-gandi migrate CRITICAL - refused, nothing was changed: 1 problem(s)\n")
         assert f"[FAIL] {old_ini}: holds both certbot_plugin_gandi:dns_api_key (old name) and dns_gandi_token" in out
         assert snapshot(config_dir, old_ini.parent) == before
@@ -144,12 +146,12 @@ def test_renewal_keys_present_under_both_names(legacy: tuple[Path, Path, Path]) 
     conf = config_dir / "renewal" / "old.example.org.conf"
     conf.write_text(conf.read_text() + "dns_gandi_propagation_seconds = 10\n")
     code, out = run(config_dir)
-    assert code == doctor.OK, out
+    assert code == report.OK, out
     assert "removed certbot_plugin_gandi:dns_propagation_seconds (same value as dns_gandi_propagation_seconds)" in out
     assert conf.read_text().count("propagation_seconds") == 1
     conf.write_text(conf.read_text() + "certbot_plugin_gandi:dns_credentials = /elsewhere.ini\n")
     code, out = run(config_dir)
-    assert code == doctor.CRITICAL
+    assert code == report.CRITICAL
     assert "both certbot_plugin_gandi:dns_credentials (old name) and dns_gandi_credentials are set, to different values" in out
 
 
@@ -159,11 +161,11 @@ def test_refused_while_certbot_runs(legacy: tuple[Path, Path, Path]) -> None:
     try:
         before = snapshot(config_dir / "renewal", old_ini.parent)
         code, out = run(config_dir)
-        assert code == doctor.CRITICAL
+        assert code == report.CRITICAL
         assert out.startswith(f"dns-gandi migrate CRITICAL - refused: certbot is running: it holds its lock "
                               f"{config_dir / '.certbot.lock'}")
         code, dry = run(config_dir, "--dry-run")
-        assert code == doctor.OK and "[warn] certbot is running now" in dry
+        assert code == report.OK and "[warn] certbot is running now" in dry
         assert snapshot(config_dir / "renewal", old_ini.parent) == before
     finally:
         release(proc)
@@ -177,7 +179,7 @@ def test_a_linked_ini_is_migrated_where_it_lives(tmp_path: Path) -> None:
     link.symlink_to(real)
     write_lineage(tmp_path / "le", "old.example.org", link, legacy=True)
     code, out = run(tmp_path / "le")
-    assert code == doctor.OK, out
+    assert code == report.OK, out
     assert link.is_symlink() and real.read_text() == MIGRATED_INI
 
 
@@ -187,7 +189,7 @@ def test_current_lineage_with_a_legacy_ini(tmp_path: Path) -> None:
     creds.chmod(0o600)
     write_lineage(tmp_path / "le", "example.com", creds)
     code, out = run(tmp_path / "le")
-    assert code == doctor.OK
+    assert code == report.OK
     assert "rewrote 1 file(s) for current lineages" in out
     assert creds.read_text() == f"dns_gandi_token = {FAKE_TOKEN}\n"
 
@@ -206,7 +208,7 @@ def test_a_failed_write_stops_with_the_file_unchanged(legacy: tuple[Path, Path, 
 
     monkeypatch.setattr(files, "_exchange", exchange)
     code, out = run(config_dir)
-    assert code == doctor.CRITICAL
+    assert code == report.CRITICAL
     assert out.startswith(f"dns-gandi migrate CRITICAL - stopped at {conf}: No space left on device; that file is unchanged")
     assert f"[ ok ] {old_ini}: certbot_plugin_gandi:dns_api_key -> dns_gandi_api_key" in out
     assert conf.read_bytes() == original
@@ -215,15 +217,15 @@ def test_a_failed_write_stops_with_the_file_unchanged(legacy: tuple[Path, Path, 
     assert list(conf.parent.glob("*.bak-*")) == []  # "unchanged" means no backup of it either
     monkeypatch.setattr(files, "_exchange", real_exchange)
     code, out = run(config_dir)  # the next run finishes the job
-    assert code == doctor.OK and "rewrote 1 file(s)" in out
+    assert code == report.OK and "rewrote 1 file(s)" in out
 
 
 def test_nothing_here(tmp_path: Path) -> None:
     code, out = run(tmp_path / "missing")
-    assert code == doctor.UNKNOWN and "does not exist" in out
+    assert code == report.UNKNOWN and "does not exist" in out
     (tmp_path / "renewal").mkdir()
     code, out = run(tmp_path)
-    assert code == doctor.OK and "nothing to migrate: no lineage under" in out
+    assert code == report.OK and "nothing to migrate: no lineage under" in out
 
 
 def test_mask_shows_keys_and_harmless_values_only() -> None:
@@ -232,3 +234,71 @@ def test_mask_shows_keys_and_harmless_values_only() -> None:
     assert [migrate.mask(line) for line in lines] == [
         "dns_gandi_api_url = http://x  # ***\n", "#dns_gandi_token=***\n", "dns_gandi_token = ***\n",
         "***\n", "\n", "certbot_plugin_gandi:dns_sharing_id = 0123\r\n"]
+
+
+# --------------------------------------------- second review: access, writers, secrets
+
+def test_migrate_keeps_acls_of_both_files(legacy: tuple[Path, Path, Path]) -> None:
+    config_dir, old_ini, _ = legacy
+    conf = config_dir / "renewal" / "old.example.org.conf"
+    old_ini.chmod(0o600)
+    setfacl("-m", "u:nobody:r", str(old_ini))
+    setfacl("-m", "u:nobody:r", str(conf))
+    before = acl(old_ini), acl(conf)
+    code, out = run(config_dir)
+    assert code == report.OK, out
+    assert (acl(old_ini), acl(conf)) == before and "group::---" in acl(old_ini)
+
+
+def test_an_append_to_the_renewal_configuration_while_migrate_writes_survives(
+        legacy: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    config_dir = legacy[0]
+    conf = config_dir / "renewal" / "old.example.org.conf"
+    real_fsync = os.fsync
+
+    def admin_appends(fd: int) -> None:
+        if "pref_challs" not in conf.read_text() and os.readlink(f"/proc/self/fd/{fd}").startswith(str(conf.parent)):
+            with open(conf, "a") as handle:
+                handle.write("pref_challs = dns-01,\n")
+        real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", admin_appends)
+    code, out = run(config_dir)
+    assert code == report.CRITICAL, out
+    assert out.startswith(f"dns-gandi migrate CRITICAL - stopped at {conf}: {conf} changed while it was being "
+                          "replaced (someone else edited it); their version was kept: run the command again; "
+                          "that file is unchanged")
+    assert conf.read_text().endswith("pref_challs = dns-01,\n")
+    assert list(conf.parent.glob("*.bak-*")) == []
+
+
+def test_a_token_in_a_comment_is_never_shown(tmp_path: Path) -> None:
+    ini = tmp_path / "legacy.ini"
+    ini.write_text("# the old token was FAKE-old-token-in-a-comment-0042, revoked in May\n"
+                   f"certbot_plugin_gandi:dns_api_key = {FAKE_API_KEY}  # FAKE-inline-comment-token-99\n")
+    ini.chmod(0o600)
+    write_lineage(tmp_path, "old.example.org", ini, legacy=True)
+    code, out = run(tmp_path, "--dry-run")
+    assert code == report.OK, out
+    assert "FAKE-old-token-in-a-comment-0042" not in out and "FAKE-inline-comment-token-99" not in out
+    assert FAKE_API_KEY not in out
+    assert "-certbot_plugin_gandi:dns_api_key = ***\n+dns_gandi_api_key = ***\n" in out
+
+
+def test_an_interrupt_names_each_file(legacy: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    config_dir, old_ini, _ = legacy
+    conf = config_dir / "renewal" / "old.example.org.conf"
+    real_rewrite = files.rewrite
+
+    def rewrite_then_interrupt(snap: files.Snapshot, data: bytes, **kw: Any) -> str:
+        saved = real_rewrite(snap, data, **kw)
+        os.kill(os.getpid(), signal.SIGTERM)  # after the first file (the INI), before the second
+        return saved
+
+    monkeypatch.setattr(files, "rewrite", rewrite_then_interrupt)
+    code, out = run(config_dir)
+    (backup,) = old_ini.parent.glob("legacy.ini.bak-*")
+    assert code == report.UNKNOWN
+    assert out == (f"dns-gandi migrate UNKNOWN - stopped by SIGTERM: {old_ini} replaced (backup {backup}); "
+                   f"{conf} unchanged\n")
+    assert "certbot-plugin-gandi:dns" in conf.read_text()

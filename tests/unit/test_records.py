@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import signal
-import socket
-import stat
-import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 
-from certbot_dns_gandi_pat import config, journal, livedns, records
+from certbot_dns_gandi_pat import config, journal, livedns
 from certbot_dns_gandi_pat.records import ChallengeRecords
 from tests.helpers import FAKE_TOKEN
 from teststack.standin import Fault, StandIn
@@ -215,138 +210,3 @@ def test_removed_is_said_only_for_values_confirmed_gone(standin: StandIn, caplog
     assert not any(m.startswith("Removed") for m in caplog.messages)
     assert standin.txt("example.com", "_acme-challenge") == ["google-site-verification=abc", "ours"]
     assert standin.count("DELETE") == 0
-
-
-# ------------------------------------------------------------------ journal
-
-def test_the_journal_holds_the_values_before_the_write_and_goes_when_they_are_gone(
-        standin: StandIn, tmp_path: Path) -> None:
-    directory = tmp_path / "journal"
-    seen: list[dict[str, object]] = []
-    original = standin.handle
-
-    def spy(method: str, *args: object) -> object:
-        if method == "POST":
-            (path,) = list(directory.glob("*.json"))
-            seen.append(json.loads(path.read_text()))
-            assert stat.S_IMODE(path.stat().st_mode) == 0o600
-            assert stat.S_IMODE(directory.stat().st_mode) == 0o700
-        return original(method, *args)  # type: ignore[arg-type]
-
-    standin.handle = spy  # type: ignore[method-assign]
-    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(directory), "/etc/g.ini", standin.api_url))
-    recs.add([("_acme-challenge.example.com", "v1"), ("_acme-challenge.example.com", "v2")])
-    assert seen and seen[0]["records"] == [{"zone": "example.com", "name": "_acme-challenge", "values": ["v1", "v2"]}]
-    assert seen[0]["pid"] == os.getpid() and seen[0]["credentials"] == "/etc/g.ini"
-    assert recs.remove_all() == []
-    assert list(directory.glob("*.json")) == []
-
-
-def test_values_that_could_not_be_removed_stay_in_the_journal(standin: StandIn, tmp_path: Path) -> None:
-    directory = tmp_path / "journal"
-    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(directory), "/etc/g.ini", standin.api_url))
-    recs.add([("_acme-challenge.a.example.com", "va"), ("_acme-challenge.b.example.com", "vb")])
-    standin.add_fault(method="PATCH", path=r".*_acme-challenge\.b/TXT", status=403, times=-1)
-    assert len(recs.remove_all()) == 1
-    (path,) = directory.glob("*.json")
-    assert json.loads(path.read_text())["records"] == [{"zone": "example.com", "name": "_acme-challenge.b", "values": ["vb"]}]
-
-
-def dead_pid() -> int:
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
-
-
-def write_journal(directory: Path, name: str, api_url: str, records: list[dict[str, object]], **extra: object) -> Path:
-    directory.mkdir(mode=0o700, exist_ok=True)
-    data = {"version": 1, "pid": dead_pid(), "pid_start": "1", "host": socket.gethostname(),
-            "credentials": "/etc/g.ini", "api_url": api_url, "created": "2026-11-01T03:00:00+00:00",
-            "records": records, **extra}
-    path = directory / name
-    path.write_text(json.dumps(data))
-    return path
-
-
-def test_a_dead_runs_values_are_removed_and_nothing_else(standin: StandIn, tmp_path: Path,
-                                                         caplog: pytest.LogCaptureFixture) -> None:
-    directory = tmp_path / "journal"
-    standin.set_txt("example.com", "_acme-challenge", ["google-site-verification=abc", "left-1", "left-2"])
-    standin.set_txt("example.org", "_acme-challenge.www", ["left-3"])
-    path = write_journal(directory, "1-aa.json", standin.api_url, [
-        {"zone": "example.com", "name": "_acme-challenge", "values": ["left-1", "left-2"]},
-        {"zone": "example.org", "name": "_acme-challenge.www", "values": ["left-3"]}])
-    records.recover(client_for(standin), str(directory), "/etc/g.ini")
-    assert standin.challenge_records() == {"_acme-challenge.example.com": ["google-site-verification=abc"]}
-    assert not path.exists()
-    removed = [m for m in caplog.messages if "left by an interrupted run" in m]
-    assert len(removed) == 2 and "Removed 2 TXT value(s) at _acme-challenge.example.com" in removed[0]
-
-
-def test_journals_that_are_not_a_dead_runs_of_these_credentials_are_left_alone(
-        standin: StandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    directory = tmp_path / "journal"
-    standin.set_txt("example.com", "_acme-challenge", ["v"])
-    rec = [{"zone": "example.com", "name": "_acme-challenge", "values": ["v"]}]
-    others = write_journal(directory, "2-bb.json", standin.api_url, rec, credentials="/etc/other.ini")
-    live = write_journal(directory, "3-cc.json", standin.api_url, rec, pid=os.getpid(), pid_start=None)
-    broken = directory / "4-dd.json"
-    broken.write_text('{"version": 1, "pid": 12')
-    partial = write_journal(directory, "5-ee.json", standin.api_url, [rec[0], {"zone": "example.com"}])
-    # pids that name no single process (0 and negatives are process groups to kill()), or none at all
-    odd = [write_journal(directory, f"8-{i}.json", standin.api_url, rec, pid=pid)
-           for i, pid in enumerate((2**70, 0, -1))]
-    deep = directory / "9-deep.json"
-    deep.write_text("[" * 100000 + "]" * 100000)
-    before = {p: p.read_bytes() for p in (others, live, broken, partial, *odd, deep)}
-    records.recover(client_for(standin), str(directory), "/etc/g.ini")
-    assert standin.txt("example.com", "_acme-challenge") == ["v"]
-    assert {p: p.read_bytes() for p in before} == before
-    problems = [m for m in caplog.messages if "cannot be read" in m]
-    assert len(problems) == 6
-    assert all(any(str(path) in m for m in problems) for path in (broken, partial, *odd, deep))
-
-
-def test_a_run_killed_moments_ago_is_looked_at_again_before_its_journal_goes(standin: StandIn,
-                                                                              tmp_path: Path) -> None:
-    """Nothing there yet may mean a write still landing: the journal waits for a write's time bound."""
-    directory = tmp_path / "journal"
-    rec = [{"zone": "example.com", "name": "_acme-challenge.late", "values": ["late"]}]
-    path = write_journal(directory, "1-late.json", standin.api_url, rec)
-    records.recover(client_for(standin), str(directory), "/etc/g.ini")
-    assert path.exists()
-    standin.set_txt("example.com", "_acme-challenge.late", ["late"])  # the write landed after all
-    records.recover(client_for(standin), str(directory), "/etc/g.ini")
-    assert not path.exists() and standin.challenge_records() == {}
-    path = write_journal(directory, "2-old.json", standin.api_url, rec)
-    os.utime(path, (0, 0))  # written long ago: nothing there means nothing left
-    records.recover(client_for(standin), str(directory), "/etc/g.ini")
-    assert not path.exists()
-
-
-def test_a_reused_pid_is_a_dead_run(tmp_path: Path) -> None:
-    directory = tmp_path / "journal"
-    write_journal(directory, "6-ff.json", "http://x", [{"zone": "example.com", "name": "a", "values": ["v"]}],
-                  pid=os.getpid(), pid_start="1")  # our pid, but a process that started at another time
-    stale, problems = journal.find_stale(str(directory))
-    assert [s.pid for s in stale] == [os.getpid()] and problems == []
-
-
-def test_recovery_failures_keep_the_journal(standin: StandIn, tmp_path: Path) -> None:
-    directory = tmp_path / "journal"
-    standin.set_txt("example.com", "_acme-challenge", ["left"])
-    path = write_journal(directory, "7-gg.json", standin.api_url,
-                         [{"zone": "example.com", "name": "_acme-challenge", "values": ["left"]}])
-    standin.add_fault(method="PATCH", status=403, times=-1)
-    records.recover(client_for(standin), str(directory), "/etc/g.ini")
-    assert path.exists() and standin.txt("example.com", "_acme-challenge") == ["left"]
-
-
-def test_a_journal_that_cannot_be_written_does_not_stop_the_run(standin: StandIn, tmp_path: Path,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("")
-    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(blocker / "j"), "/etc/g.ini", standin.api_url))
-    recs.add([("_acme-challenge.example.com", "v")])
-    assert recs.remove_all() == [] and standin.challenge_records() == {}
-    assert sum("Cannot write the journal" in m for m in caplog.messages) == 1

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from certbot_dns_gandi_pat import cli, dnscheck, doctor, lineages, renewals
+from certbot_dns_gandi_pat import cli, dnscheck, lineages, renewals, report
 from tests.helpers import FAKE_API_KEY, FAKE_TOKEN, write_lineage
 from teststack.standin import SCOPE_VIEW, StandIn
 
@@ -55,14 +55,15 @@ def test_a_healthy_machine(tmp_path: Path, standin: StandIn) -> None:
     write_lineage(tmp_path, "www.example.org", creds)
     write_lineage(tmp_path, "web.example.net", None, authenticator="webroot")
     code, out = run(tmp_path)
-    assert code == doctor.OK, out
+    assert code == report.OK, out
     lines = out.splitlines()
     assert lines[0] == "dns-gandi renewals OK - 2 ok"
     assert lines[1].startswith("[ ok ] example.com: example.com, *.example.com; certificate expires ")
     assert f"dns-gandi (current form); {creds} (dns_gandi_token, mode 600): ok: token \"test token\" expires on " in lines[1]
     assert len(lines) == 3 and "web.example.net" not in out
-    # one /tokeninfo request for the file the two lineages share, one domain listing
-    assert [p for _, p, _ in standin.log] == ["/tokeninfo", "/v5/livedns/domains"]
+    # one /tokeninfo request for the file the two lineages share, one domain listing, one look per zone
+    assert [p for _, p, _ in standin.log] == ["/tokeninfo", "/v5/livedns/domains", "/v5/livedns/domains/example.com",
+                                              "/v5/livedns/domains/example.org"]
 
 
 @pytest.mark.parametrize("expires,status,words", [
@@ -101,10 +102,10 @@ def test_the_warning_window(tmp_path: Path, standin: StandIn) -> None:
     creds = ini(tmp_path / "gandi.ini", standin, dns_gandi_token=secret)
     write_lineage(tmp_path, "example.com", creds, not_before=NOW - 30 * DAY, days=90)
     code, out = run(tmp_path, "--expiry-warning-days", "120")
-    assert code == doctor.WARNING and "expires in 100 day(s)" in out
+    assert code == report.WARNING and "expires in 100 day(s)" in out
     assert out.startswith("dns-gandi renewals WARNING - 1 needs attention soon (example.com)")
     code, out = run(tmp_path, "--expiry-warning-days", "60")
-    assert code == doctor.OK
+    assert code == report.OK
 
 
 def test_legacy_lineage_and_soon_expiring_token(tmp_path: Path, standin: StandIn) -> None:
@@ -117,7 +118,7 @@ def test_legacy_lineage_and_soon_expiring_token(tmp_path: Path, standin: StandIn
     soon = token(standin, "FAKE-soon-expiring-0000", 20)
     write_lineage(tmp_path, "example.com", ini(tmp_path / "soon.ini", standin, dns_gandi_token=soon))
     code, out = run(tmp_path)
-    assert code == doctor.CRITICAL
+    assert code == report.CRITICAL
     assert out.startswith("dns-gandi renewals CRITICAL - 2 will fail at the next renewal (example.com, old.example.org)")
     assert "authenticator = certbot-plugin-gandi:dns is the old prefixed form, which certbot no longer loads" in out
     assert "uses old prefixed keys (certbot_plugin_gandi:dns_api_key, certbot_plugin_gandi:dns_api_url)" in out
@@ -133,7 +134,7 @@ def test_expired_and_rejected_tokens(tmp_path: Path, standin: StandIn) -> None:
     write_lineage(tmp_path, "example.com", ini(tmp_path / "a.ini", standin, dns_gandi_token=expired))
     write_lineage(tmp_path, "example.org", ini(tmp_path / "b.ini", standin, dns_gandi_token="FAKE-unknown-0000"))
     code, out = run(tmp_path)
-    assert code == doctor.CRITICAL
+    assert code == report.CRITICAL
     assert out.count("LiveDNS rejects the credential in") == 2 and "HTTP 401" in out
     assert "FAKE-expired-0000" not in out and "FAKE-unknown-0000" not in out
 
@@ -169,7 +170,7 @@ def test_credentials_file_problems(tmp_path: Path, standin: StandIn) -> None:
     group = ini(tmp_path / "group.ini", standin, mode=0o640, dns_gandi_token=FAKE_TOKEN)
     write_lineage(tmp_path, "sub.example.com", group)
     code, out = run(tmp_path)
-    assert code == doctor.CRITICAL, out
+    assert code == report.CRITICAL, out
     assert out.startswith("dns-gandi renewals CRITICAL - 3 will fail at the next renewal, 2 need attention soon, "
                           "1 ok ("), out.splitlines()[0]
     lines = {line.split(":")[0]: line for line in out.splitlines()[1:] if not line.startswith(" ")}
@@ -190,7 +191,7 @@ def test_tokeninfo_unavailable_is_unknown_never_ok(tmp_path: Path, standin: Stan
     standin.modes.tokeninfo = "404"
     write_lineage(tmp_path, "example.com", ini(tmp_path / "a.ini", standin, dns_gandi_token=FAKE_TOKEN))
     code, out = run(tmp_path)
-    assert code == doctor.UNKNOWN
+    assert code == report.UNKNOWN
     assert out.startswith("dns-gandi renewals UNKNOWN - 1 unknown (example.com)")
     assert "token expiry unknown (/tokeninfo: HTTP 404)" in out
 
@@ -199,7 +200,7 @@ def test_livedns_failing_is_unknown(tmp_path: Path, standin: StandIn) -> None:
     standin.add_fault(method="GET", path="/domains.*", status=400, times=-1)
     write_lineage(tmp_path, "example.com", ini(tmp_path / "a.ini", standin, dns_gandi_token=FAKE_TOKEN))
     code, out = run(tmp_path)
-    assert code == doctor.UNKNOWN and "example.com: could not check the zone: " in out, out
+    assert code == report.UNKNOWN and "example.com: could not check the zone: " in out, out
 
 
 def test_certificate_dates(tmp_path: Path, standin: StandIn) -> None:
@@ -230,11 +231,11 @@ def test_old_certbot_renews_30_days_before_expiry(tmp_path: Path, standin: Stand
 
 def test_nothing_to_check(tmp_path: Path) -> None:
     code, out = run(tmp_path / "nowhere")
-    assert code == doctor.UNKNOWN and out.startswith("dns-gandi renewals UNKNOWN - ")
+    assert code == report.UNKNOWN and out.startswith("dns-gandi renewals UNKNOWN - ")
     assert "does not exist" in out and "--config-dir" in out
     (tmp_path / "renewal").mkdir()
     code, out = run(tmp_path)
-    assert code == doctor.UNKNOWN and "no lineage under" in out
+    assert code == report.UNKNOWN and "no lineage under" in out
     data = as_json(tmp_path)
     assert data == {"ok": False, "exit_code": 3, "verdict": "UNKNOWN", "summary": data["summary"],
                     "config_dir": str(tmp_path), "lineages": []}
@@ -244,7 +245,7 @@ def test_unparseable_renewal_configuration(tmp_path: Path) -> None:
     (tmp_path / "renewal").mkdir()
     (tmp_path / "renewal" / "x.conf").write_text("[renewalparams\nauthenticator = dns-gandi\n")
     code, out = run(tmp_path)
-    assert code == doctor.CRITICAL and "x.conf: cannot be parsed as an INI file (line 1); certbot cannot renew it either" in out
+    assert code == report.CRITICAL and "x.conf: cannot be parsed as an INI file (line 1); certbot cannot renew it either" in out
 
 
 def test_json_schema(tmp_path: Path, standin: StandIn) -> None:
@@ -324,7 +325,7 @@ def test_files_only_root_can_read_are_unknown_not_failing(tmp_path: Path, standi
     monkeypatch.setattr(renewals.os, "access", access)
     monkeypatch.setattr(lineages, "read_certificate", read_certificate)
     code, out = run(tmp_path)
-    assert code == doctor.UNKNOWN, out
+    assert code == report.UNKNOWN, out
     assert "[skip] example.com: " in out and f"{creds} cannot be read by this user" in out
     assert "[skip] example.org: " in out and "certificate unreadable for this user" in out
     assert out.count("-> run this as root, as certbot runs") == 2
@@ -336,7 +337,7 @@ def test_an_interval_certbot_reads_as_nothing_is_critical(tmp_path: Path, standi
     creds = ini(tmp_path / "gandi.ini", standin, dns_gandi_token=FAKE_TOKEN)
     conf = write_lineage(tmp_path, "example.com", creds, not_before=NOW - DAY, renew_before_expiry="soon")
     code, out = run(tmp_path)
-    assert code == doctor.CRITICAL, out
+    assert code == report.CRITICAL, out
     expiry = (NOW + 89 * DAY).date()
     assert (f"certbot reads renew_before_expiry = soon as no time before expiry, so it renews this lineage "
             f"only once the certificate has expired (from {expiry}): until the renewal, clients get an "
@@ -375,7 +376,7 @@ def test_extreme_but_legal_values_get_a_verdict_and_spare_the_others(
         # two thirds into eight thousand years, as certbot's default puts it
         assert dt.datetime.fromisoformat(far["next_renewal"]).year > 7000, far["next_renewal"]
     else:
-        assert code == doctor.CRITICAL
+        assert code == report.CRITICAL
         assert "renew_before_expiry = 1 day, 12 hours is not one value (a comma makes a list)" in out
         assert "certbot reads renew_before_expiry = 99999999 days as no time before expiry" in out
 
@@ -390,4 +391,4 @@ def test_rotate_copes_with_a_certificate_valid_until_9999(tmp_path: Path, standi
     monkeypatch.setattr("sys.stdin", io.StringIO("FAKE-rotated-far-future-1\n"))
     out = io.StringIO()
     code = cli.main(["rotate", "--credentials", str(creds), "--config-dir", str(tmp_path), "--dry-run"], out=out)
-    assert code == doctor.OK and out.getvalue().startswith("dns-gandi rotate OK - dry run"), out.getvalue()
+    assert code == report.OK and out.getvalue().startswith("dns-gandi rotate OK - dry run"), out.getvalue()

@@ -7,14 +7,15 @@ import hashlib
 import io
 import logging
 import os
+import signal
 import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from certbot_dns_gandi_pat import cli, dnscheck, doctor, files, rotate
-from tests.helpers import FAKE_API_KEY, FAKE_TOKEN, hold_certbot_lock, release, write_lineage
+from certbot_dns_gandi_pat import cli, dnscheck, files, report, rotate
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN, acl, hold_certbot_lock, release, setfacl, write_lineage
 from teststack.standin import SCOPE_VIEW, StandIn
 
 NEW = "FAKE-new-token-5f1e2d3c4b"
@@ -79,7 +80,7 @@ def test_rotation(setup: tuple[Path, Path], standin: StandIn, monkeypatch: pytes
         os.chown(creds, 1234, 5678)
     original = creds.read_text()
     code, out = run(config_dir, creds, NEW + "\n", monkeypatch=monkeypatch)
-    assert code == doctor.OK, out
+    assert code == report.OK, out
     assert creds.read_text() == original.replace(FAKE_TOKEN, NEW)  # comments, order, spacing kept
     info = creds.stat()
     assert stat.S_IMODE(info.st_mode) == 0o640
@@ -115,7 +116,7 @@ def test_a_stale_api_key_line_is_kept_and_named(tmp_path: Path, standin: StandIn
     write_lineage(tmp_path / "le", "example.com", creds)
     standin.add_token(NEW)
     code, out = run(tmp_path / "le", creds, NEW, monkeypatch=monkeypatch)
-    assert code == doctor.OK, out
+    assert code == report.OK, out
     assert creds.read_text().endswith(f"dns_gandi_api_key = {FAKE_API_KEY}\n")
     assert f"[warn] credentials file: dns_gandi_api_key in {creds} is not used (the token is)" in out
     assert f"[warn] credentials file: {creds} has mode 604 (kept): every user of this host can read the token" in out
@@ -128,7 +129,7 @@ def test_an_api_key_line_becomes_a_token_line(tmp_path: Path, standin: StandIn, 
     write_lineage(tmp_path / "le", "example.com", creds)
     standin.add_token(NEW)
     code, out = run(tmp_path / "le", creds, NEW, monkeypatch=monkeypatch)
-    assert code == doctor.OK, out
+    assert code == report.OK, out
     assert creds.read_text().splitlines()[2] == f"dns_gandi_token = {NEW}   # created 2025-01-01"
     assert "dns_gandi_api_key" not in creds.read_text()
     assert "The legacy API key is no longer used by this file" in out
@@ -150,7 +151,7 @@ def test_bad_input_is_refused(setup: tuple[Path, Path], monkeypatch: pytest.Monk
     config_dir, creds = setup
     before = state(creds)
     code, out = run(config_dir, creds, stdin, monkeypatch=monkeypatch)
-    assert code == doctor.CRITICAL
+    assert code == report.CRITICAL
     assert out.startswith("dns-gandi rotate CRITICAL - refused, nothing was changed: ") and message in out
     assert state(creds) == before and others(creds) == []
     assert "FAKE-quoted" not in out and "second line" not in out and NEW not in out
@@ -171,7 +172,7 @@ def test_bad_tokens_are_refused(setup: tuple[Path, Path], standin: StandIn, monk
     standin.add_token(NEW, **token)
     before = state(creds)
     code, out = run(config_dir, creds, NEW, "--write-test", monkeypatch=monkeypatch)
-    assert code == doctor.CRITICAL, out
+    assert code == report.CRITICAL, out
     assert out.startswith("dns-gandi rotate CRITICAL - refused, nothing was changed: ")
     assert message in out.splitlines()[0]
     if token == {"expires_in": 0}:
@@ -188,7 +189,7 @@ def test_a_lineage_whose_domains_cannot_be_read(setup: tuple[Path, Path], standi
     (config_dir / "live" / "www.example.org" / "cert.pem").write_text("not a certificate\n")
     before = state(creds)
     code, out = run(config_dir, creds, NEW, monkeypatch=monkeypatch)
-    assert code == doctor.UNKNOWN, out
+    assert code == report.UNKNOWN, out
     assert (f"lineage www.example.org uses {creds}, but its domains cannot be checked: "
             f"{config_dir / 'live' / 'www.example.org' / 'cert.pem'} cannot be read") in out
     assert "certbot delete --cert-name www.example.org" in out
@@ -199,7 +200,7 @@ def test_write_test(setup: tuple[Path, Path], standin: StandIn, monkeypatch: pyt
     config_dir, creds = setup
     standin.add_token(NEW)
     code, out = run(config_dir, creds, NEW, "--write-test", monkeypatch=monkeypatch)
-    assert code == doctor.OK, out
+    assert code == report.OK, out
     assert "[ ok ] write test example.com: created and removed TXT _certbot-dns-gandi-pat-rotate-" in out
     assert "[ ok ] write test example.org: created and removed TXT _certbot-dns-gandi-pat-rotate-" in out
     posts = [p for m, p, _ in standin.log if m == "POST"]
@@ -214,7 +215,7 @@ def test_write_refused(setup: tuple[Path, Path], standin: StandIn, monkeypatch: 
                       body='{"code":403,"message":"Access was denied to this resource.","object":"HTTPForbidden"}')
     before = state(creds)
     code, out = run(config_dir, creds, NEW, "--write-test", monkeypatch=monkeypatch)
-    assert code == doctor.CRITICAL and "write test example.com: " in out
+    assert code == report.CRITICAL and "write test example.com: " in out
     assert state(creds) == before
 
 
@@ -223,7 +224,7 @@ def test_dry_run_writes_nothing(setup: tuple[Path, Path], standin: StandIn, monk
     standin.add_token(NEW)
     before, dir_before = state(creds), sorted(os.listdir(config_dir))
     code, out = run(config_dir, creds, NEW, "--dry-run", monkeypatch=monkeypatch)
-    assert code == doctor.OK
+    assert code == report.OK
     assert out.startswith(f"dns-gandi rotate OK - dry run: every check passed; would change {creds} line 3: "
                           f"dns_gandi_token ({fp(FAKE_TOKEN)}) -> dns_gandi_token ({fp(NEW)}); nothing was written")
     assert state(creds) == before and others(creds) == [] and sorted(os.listdir(config_dir)) == dir_before
@@ -238,7 +239,7 @@ def test_refused_while_certbot_runs(setup: tuple[Path, Path], standin: StandIn, 
         code, out = run(config_dir, creds, NEW, monkeypatch=monkeypatch)
     finally:
         release(proc)
-    assert code == doctor.CRITICAL and "certbot is running" in out
+    assert code == report.CRITICAL and "certbot is running" in out
     assert state(creds) == before and others(creds) == []
 
 
@@ -259,7 +260,7 @@ def test_certbot_starting_during_the_checks(setup: tuple[Path, Path], standin: S
         code, out = run(config_dir, creds, NEW, monkeypatch=monkeypatch)
     finally:
         release(procs[0])
-    assert code == doctor.CRITICAL and "certbot is running: it holds its lock" in out
+    assert code == report.CRITICAL and "certbot is running: it holds its lock" in out
     assert state(creds) == before and others(creds) == []
 
 
@@ -274,7 +275,7 @@ def test_a_crash_between_write_and_rename(setup: tuple[Path, Path], standin: Sta
 
     monkeypatch.setattr(files, "_exchange", crash)
     code, out = run(config_dir, creds, NEW, monkeypatch=monkeypatch)
-    assert code == doctor.CRITICAL and f"{creds}: Input/output error; the file is unchanged" in out
+    assert code == report.CRITICAL and f"{creds}: Input/output error; the file is unchanged" in out
     assert creds.read_bytes() == original
     assert not [p for p in creds.parent.iterdir() if p.name.endswith(".tmp")]
     assert NEW not in out
@@ -283,15 +284,15 @@ def test_a_crash_between_write_and_rename(setup: tuple[Path, Path], standin: Sta
 def test_unusual_files(tmp_path: Path, standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
     write_lineage(tmp_path / "le", "example.com", tmp_path / "gandi.ini")
     code, out = run(tmp_path / "le", tmp_path / "gandi.ini", NEW, monkeypatch=monkeypatch)
-    assert code == doctor.CRITICAL and "gandi.ini does not exist" in out
+    assert code == report.CRITICAL and "gandi.ini does not exist" in out
     legacy = tmp_path / "legacy.ini"
     legacy.write_text(f"certbot_plugin_gandi:dns_api_key = {FAKE_API_KEY}\n")
     code, out = run(tmp_path / "le", legacy, NEW, monkeypatch=monkeypatch)
-    assert code == doctor.CRITICAL and "old prefixed form" in out and "migrate --config-dir" in out
+    assert code == report.CRITICAL and "old prefixed form" in out and "migrate --config-dir" in out
     empty = tmp_path / "empty.ini"
     empty.write_text("# nothing yet\n")
     code, out = run(tmp_path / "le", empty, NEW, monkeypatch=monkeypatch)
-    assert code == doctor.CRITICAL and "has no dns_gandi_token or dns_gandi_api_key line to replace" in out
+    assert code == report.CRITICAL and "has no dns_gandi_token or dns_gandi_api_key line to replace" in out
     assert FAKE_API_KEY not in out
 
 
@@ -299,11 +300,11 @@ def test_could_not_check(setup: tuple[Path, Path], standin: StandIn, monkeypatch
     config_dir, creds = setup
     standin.add_token(NEW)
     code, out = run(config_dir / "missing", creds, NEW, monkeypatch=monkeypatch)
-    assert code == doctor.UNKNOWN and "could not check, nothing was changed" in out and "--config-dir" in out
+    assert code == report.UNKNOWN and "could not check, nothing was changed" in out and "--config-dir" in out
     standin.add_fault(method="GET", path="/domains.*", status=400, times=-1)
     before = state(creds)
     code, out = run(config_dir, creds, NEW, monkeypatch=monkeypatch)
-    assert code == doctor.UNKNOWN, out
+    assert code == report.UNKNOWN, out
     assert state(creds) == before
 
 
@@ -313,7 +314,7 @@ def test_tokeninfo_unavailable_still_rotates(setup: tuple[Path, Path], standin: 
     standin.add_token(NEW)
     standin.modes.tokeninfo = "garbage"
     code, out = run(config_dir, creds, NEW, monkeypatch=monkeypatch)
-    assert code == doctor.OK
+    assert code == report.OK
     assert "[skip] new token: token information unavailable" in out
     assert "The new token's expiry is unknown" in out
 
@@ -323,7 +324,7 @@ def test_no_lineage_uses_the_file(tmp_path: Path, standin: StandIn, monkeypatch:
     (tmp_path / "le" / "renewal").mkdir(parents=True)
     standin.add_token(NEW, expires_in=30 * 86400)
     code, out = run(tmp_path / "le", creds, NEW, monkeypatch=monkeypatch)
-    assert code == doctor.OK
+    assert code == report.OK
     assert f"[warn] lineages: no renewal configuration under {tmp_path / 'le'} uses {creds}" in out
     assert (f"Last safe day to rotate again: {(NOW + 29 * DAY).date()} (the day before it expires; no lineage "
             "uses this file)") in out
@@ -336,7 +337,7 @@ def test_cname_delegation(setup: tuple[Path, Path], standin: StandIn, monkeypatc
                  "_acme-challenge.www.example.org": "www-example-org.sub.example.com"}
     monkeypatch.setattr(dnscheck.CnameResolver, "target", lambda self, name: delegated.get(name, name))
     code, out = run(config_dir, creds, NEW, "--write-test", monkeypatch=monkeypatch)
-    assert code == doctor.OK, out
+    assert code == report.OK, out
     assert ("[ ok ] domain www.example.org: _acme-challenge.www.example.org (CNAME to "
             "www-example-org.sub.example.com) is in zone sub.example.com") in out
 
@@ -358,11 +359,113 @@ def test_never_in_output_or_logs(setup: tuple[Path, Path], standin: StandIn, mon
     standin.add_token(NEW, expires_in=30 * 86400)  # refused: expires before a renewal
     caplog.set_level(logging.DEBUG)
     code, refused = run(config_dir, creds, NEW, "-v", "--write-test", monkeypatch=monkeypatch)
-    assert code == doctor.CRITICAL
+    assert code == report.CRITICAL
     standin.tokens[NEW].expires_in = 300 * 86400
     code, done = run(config_dir, creds, NEW + "\n", "-v", "--write-test", monkeypatch=monkeypatch)
-    assert code == doctor.OK
+    assert code == report.OK
     captured = capsys.readouterr()
     assert "LiveDNS" in captured.err and caplog.records  # debug logging was on
     for text in (refused, done, captured.out, captured.err, caplog.text):
         assert NEW not in text and FAKE_TOKEN not in text
+
+
+# --------------------------------------------- second review: access, writers, signals, reach
+
+def test_a_rotation_keeps_an_acl_exactly(setup: tuple[Path, Path], standin: StandIn,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mode 600 plus read for one service user: the group must not gain read, the user must keep it."""
+    config_dir, creds = setup
+    creds.chmod(0o600)
+    setfacl("-m", "u:nobody:r", str(creds))
+    before = acl(creds)
+    standin.add_token(NEW, expires_in=200 * 86400)
+    code, out = run(config_dir, creds, NEW + "\n", monkeypatch=monkeypatch)
+    assert code == report.OK, out
+    assert acl(creds) == before and "user:nobody:r--" in acl(creds) and "group::---" in acl(creds)
+    assert NEW in creds.read_text()
+
+
+def test_an_edit_during_the_rotation_survives(setup: tuple[Path, Path], standin: StandIn,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A configuration-management run appends while rotate writes (the backup's fsync)."""
+    config_dir, creds = setup
+    standin.add_token(NEW, expires_in=200 * 86400)
+    real_fsync = os.fsync
+
+    def append_then_sync(fd: int) -> None:
+        if "managed" not in creds.read_text():
+            with open(creds, "a") as handle:
+                handle.write("# managed by puppet\n")
+        real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", append_then_sync)
+    code, out = run(config_dir, creds, NEW + "\n", monkeypatch=monkeypatch)
+    assert code == report.CRITICAL, out
+    assert out.splitlines()[0] == (f"dns-gandi rotate CRITICAL - refused, nothing was changed: {creds} changed "
+                                   "while it was being replaced (someone else edited it); their version was kept: "
+                                   "run the command again"), out
+    assert creds.read_text().endswith("# managed by puppet\n") and FAKE_TOKEN in creds.read_text()
+    assert others(creds) == []  # no backup either: nothing was changed
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_during_the_checks_says_the_file_is_unchanged(
+        setup: tuple[Path, Path], standin: StandIn, monkeypatch: pytest.MonkeyPatch, signum: int) -> None:
+    config_dir, creds = setup
+    standin.add_token(NEW, expires_in=200 * 86400)
+    original = creds.read_bytes()
+
+    def interrupted(self: Any, *args: Any) -> None:
+        os.kill(os.getpid(), signum)
+
+    monkeypatch.setattr(rotate.Rotation, "check_accepted", interrupted)
+    code, out = run(config_dir, creds, NEW + "\n", monkeypatch=monkeypatch)
+    what = "SIGTERM" if signum == signal.SIGTERM else "interrupt"
+    assert code == report.UNKNOWN
+    assert out == f"dns-gandi rotate UNKNOWN - stopped by {what}: {creds} unchanged\n"
+    assert creds.read_bytes() == original and others(creds) == []
+
+
+def test_an_interrupt_during_the_write_lands_after_it(setup: tuple[Path, Path], standin: StandIn,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    config_dir, creds = setup
+    standin.add_token(NEW, expires_in=200 * 86400)
+    real_fsync = os.fsync
+
+    def interrupted_fsync(fd: int) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", interrupted_fsync)
+    code, out = run(config_dir, creds, NEW + "\n", monkeypatch=monkeypatch)
+    (backup,) = others(creds)
+    assert code == report.UNKNOWN
+    assert out == f"dns-gandi rotate UNKNOWN - stopped by interrupt: {creds} replaced (backup {creds.parent / backup})\n"
+    assert NEW in creds.read_text()
+
+
+def test_a_token_restricted_to_other_domains_is_refused_whatever_the_listing_shows(
+        setup: tuple[Path, Path], standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    config_dir, creds = setup
+    standin.modes.list_domains = "all"  # the listing shows every domain of the organization
+    standin.add_token(NEW, expires_in=200 * 86400, domains=("example.org",))
+    original = creds.read_bytes()
+    code, out = run(config_dir, creds, NEW + "\n", monkeypatch=monkeypatch)
+    assert code == report.CRITICAL, out
+    assert out.startswith("dns-gandi rotate CRITICAL - refused, nothing was changed: *.example.com, example.com: "
+                          "looking up zone example.com: HTTP 403")
+    assert creds.read_bytes() == original
+
+
+def test_the_write_test_is_removed_when_its_answers_were_lost(setup: tuple[Path, Path], standin: StandIn,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The write landed but every answer was a 500: the record is looked for and removed."""
+    config_dir, creds = setup
+    standin.add_token(NEW, expires_in=200 * 86400)
+    standin.add_fault(method="POST", action="apply_then_drop", times=1)
+    standin.add_fault(method="POST", status=500, times=-1)
+    code, out = run(config_dir, creds, NEW + "\n", "--write-test", monkeypatch=monkeypatch)
+    assert code == report.CRITICAL, out
+    assert "write test" in out
+    left = [n for z in standin.zones.values() for (n, k) in z.records if n.startswith("_certbot-dns-gandi-pat")]
+    assert left == []

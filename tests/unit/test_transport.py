@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests_mock as rm
 
-from certbot_dns_gandi_pat import config, doctor, livedns, transport
+from certbot_dns_gandi_pat import config, doctor, livedns, report, transport
 from tests.helpers import FAKE_TOKEN
 from teststack.rawserver import RawServer, answer
 from teststack.standin import StandIn
@@ -149,7 +149,7 @@ def test_doctor_output_never_holds_a_token_prefix(tmp_path: Path) -> None:
         d = doctor.Doctor(str(path), [])
         checks = d.run()
         for as_json in (False, True):
-            text = doctor.render(checks, as_json, d.secret)
+            text = report.render(checks, as_json, d.secret)
             assert all(FAKE_TOKEN[i:i + 6] not in text for i in range(len(FAKE_TOKEN) - 5)), text
 
 
