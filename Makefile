@@ -14,9 +14,10 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install -q -e '.[test,lint]'
 	touch $(STAMP)
 
+## Debian packages the tests start or call: Pebble and its DNS server, setfacl/getfacl.
 pebble:
-	@command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble >/dev/null)
+	@command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null && command -v setfacl >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble acl >/dev/null)
 
 ## Everything CI checks: lint, types, unit + end-to-end tests with coverage, package.
 test: $(STAMP) pebble lint typecheck
@@ -24,7 +25,7 @@ test: $(STAMP) pebble lint typecheck
 	$(MAKE) dist-check
 
 ## Quick loop: unit tests only (well under 20 s).
-unit: $(STAMP)
+unit: $(STAMP) pebble
 	$(BIN)/pytest -q tests/unit
 
 e2e: $(STAMP) pebble
