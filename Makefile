@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: test unit e2e lint typecheck dist-check demo bench live-test compat pebble clean dist deb packaging-test
+.PHONY: test unit integration e2e lint typecheck dist-check demo bench live-test compat pebble clean dist deb packaging-test
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,15 +19,20 @@ pebble:
 	@command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null && command -v setfacl >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble acl >/dev/null)
 
-## Everything CI checks: lint, types, unit + end-to-end tests with coverage, package.
+## Everything CI checks: lint, types, unit + integration + end-to-end tests with coverage, package.
 test: $(STAMP) pebble lint typecheck
-	$(BIN)/pytest -q --cov --cov-report=term-missing:skip-covered --cov-fail-under=90 tests/unit tests/e2e
+	$(BIN)/pytest -q --cov --cov-report=term-missing:skip-covered --cov-fail-under=90 tests/unit tests/integration tests/e2e
 	$(MAKE) dist-check
 
-## Quick loop: unit tests only (well under 20 s).
+## Quick loop: the unit tests, which start no server (well under 20 s).
 unit: $(STAMP) pebble
 	$(BIN)/pytest -q tests/unit
 
+## Against the LiveDNS stand-in and other loopback peers (slow ones included).
+integration: $(STAMP) pebble
+	$(BIN)/pytest -q tests/integration
+
+## certbot and Pebble.
 e2e: $(STAMP) pebble
 	$(BIN)/pytest -q tests/e2e
 

@@ -28,14 +28,20 @@ def build_and_check(out: Path) -> list[Path]:
     problems = []
     if "certbot_dns_gandi_pat/py.typed" not in names:
         problems.append("py.typed is missing from the wheel")
+    # Subpackages are easy to leave out of `packages`: every module of the tree must ship.
+    root = Path(__file__).resolve().parent.parent
+    modules = {p.relative_to(root).as_posix() for p in (root / "certbot_dns_gandi_pat").rglob("*.py")}
+    missing = sorted(modules - set(names))
+    if missing:
+        problems.append(f"modules missing from the wheel: {missing[:5]}")
     stray = [n for n in names if n.split("/")[0] in ("tests", "teststack", "benchmarks", "debian", "snap")]
     if stray:
         problems.append(f"test or packaging tooling in the wheel: {stray[:5]}")
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry).decode()
-    if "dns-gandi = certbot_dns_gandi_pat.dns_gandi:Authenticator" not in text:
+    if "dns-gandi = certbot_dns_gandi_pat._internal.dns_gandi:Authenticator" not in text:
         problems.append("the certbot.plugins entry point is missing")
-    if "certbot-dns-gandi-pat = certbot_dns_gandi_pat.cli:main" not in text:
+    if "certbot-dns-gandi-pat = certbot_dns_gandi_pat._internal.commands.cli:main" not in text:
         problems.append("the certbot-dns-gandi-pat console script is missing")
     if problems:
         sys.exit("dist check failed: " + "; ".join(problems))

@@ -19,7 +19,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from certbot_dns_gandi_pat import dns_gandi, dnscheck, transport
+from certbot_dns_gandi_pat._internal import dns_gandi, dnscheck
+from certbot_dns_gandi_pat._internal.livedns import transport
 from teststack.standin import StandIn
 
 TOKEN = "FAKE-bench-token"

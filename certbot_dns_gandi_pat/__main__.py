@@ -2,7 +2,7 @@
 
 import sys
 
-from certbot_dns_gandi_pat.cli import main
+from certbot_dns_gandi_pat._internal.commands.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

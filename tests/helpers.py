@@ -134,3 +134,58 @@ def setfacl(*args: str) -> None:
     if shutil.which("setfacl") is None:
         pytest.fail("setfacl is missing: `make test` installs Debian's acl package")
     subprocess.run(["setfacl", *args], check=True)
+
+
+# ------------------------------------------------------------- clients
+
+_BOUND_NAMES = {"connect_seconds": "connect", "attempt_seconds": "attempt", "request_seconds": "request",
+                "max_body": "max_body", "retries": "retries", "backoff": "backoff"}
+
+
+def bounds(**kw: Any) -> Any:
+    """Transport bounds from keyword arguments (``attempt_seconds=1.0``...), the rest as in production."""
+    from certbot_dns_gandi_pat._internal.livedns import transport
+
+    return transport.Bounds(**{_BOUND_NAMES[k]: v for k, v in kw.items()})
+
+
+# Short enough that a test waiting out every retry takes well under a second.
+FAST = {"attempt_seconds": 1.0, "request_seconds": 2.0, "backoff": 0.01}
+
+
+def client_for(target: Any, *, token: Optional[str] = None, pool_size: int = 4, **kw: Any) -> Any:
+    """A LiveDNS client with a fake token, for the stand-in or a URL."""
+    from certbot_dns_gandi_pat._internal import config, livedns
+
+    url = target if isinstance(target, str) else target.api_url
+    cfg = config.parse({"dns_gandi_token": token or FAKE_TOKEN, "dns_gandi_api_url": url}, "/etc/gandi.ini")
+    return livedns.connect(cfg, pool_size=pool_size, bounds=bounds(**kw))
+
+
+def make_transport(pool_size: int = 4, **kw: Any) -> Any:
+    from certbot_dns_gandi_pat._internal.livedns import transport
+
+    return transport.Transport(f"Bearer {FAKE_TOKEN}", loopback=True, user_agent="test", bounds=bounds(**kw),
+                               pool_size=pool_size, secrets=(FAKE_TOKEN,))
+
+
+def credentials_file(path: Path, standin: Any, mode: int = 0o600, **values: str) -> Path:
+    """A credentials INI that points at the stand-in, with these keys."""
+    lines = [f"dns_gandi_api_url = {standin.api_url}", f"dns_gandi_tokeninfo_url = {standin.tokeninfo_url}"]
+    path.write_text("\n".join(lines + [f"{k} = {v}" for k, v in values.items()]) + "\n")
+    path.chmod(mode)
+    return path
+
+
+def command(*argv: str, stdin: Optional[str] = None, monkeypatch: Optional[pytest.MonkeyPatch] = None) -> tuple[int, str]:
+    """Run ``certbot-dns-gandi-pat ARGV`` in this process; its exit code and standard output."""
+    import io
+
+    from certbot_dns_gandi_pat._internal.commands import cli
+
+    if stdin is not None:
+        assert monkeypatch is not None
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    out = io.StringIO()
+    code = cli.main(list(argv), out=out)
+    return code, out.getvalue()

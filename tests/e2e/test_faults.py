@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from certbot_dns_gandi_pat import config, dnscheck, livedns
-from certbot_dns_gandi_pat.records import ChallengeRecords
-from tests.helpers import FAKE_TOKEN
+from certbot_dns_gandi_pat._internal import dnscheck, livedns
+from certbot_dns_gandi_pat._internal.records import ChallengeRecords
+from tests import helpers
 from teststack.stack import Stack
 from teststack.standin import Modes, StandIn
 
@@ -20,8 +20,7 @@ NAME = "_acme-challenge.www.example.com"
 
 
 def client_for(standin: StandIn, timeout: float = 1.0, url: str = "") -> livedns.LiveDNSClient:
-    cfg = config.parse({"dns_gandi_token": FAKE_TOKEN, "dns_gandi_api_url": url or standin.api_url}, "t.ini")
-    return livedns.LiveDNSClient(cfg, connect_seconds=timeout, attempt_seconds=timeout)
+    return helpers.client_for(url or standin.api_url, connect_seconds=timeout, attempt_seconds=timeout)
 
 
 def cycle(standin: StandIn, client: livedns.LiveDNSClient) -> float:

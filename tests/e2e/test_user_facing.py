@@ -52,7 +52,7 @@ def test_quiet_shows_an_expiring_token_once_and_nothing_when_healthy(live: Stack
     assert result.stderr == (
         f'The Gandi Personal Access Token "cron" in {soon} expires on {expiry:%Y-%m-%d} '
         f"(in {(expiry - now.date()).days} day(s)), before the next renewal: create a new token and run "
-        "`certbot-dns-gandi-pat rotate` (README: Rotating the token).\n"), result.stderr
+        "`certbot-dns-gandi-pat rotate` (docs/commands.md: rotate).\n"), result.stderr
     healthy = live.credentials("healthy.ini", dns_gandi_token=FAKE_TOKEN)
     result = run(live, tmp_path / "b", healthy, "www.example.com", extra=("--quiet",))
     ok(result)
@@ -104,7 +104,7 @@ def test_a_rejected_token_is_reported_before_the_order(live: Stack, tmp_path: Pa
             "The error was: listing the LiveDNS domains: HTTP 401 (The server could not verify that you are "
             f"authorized. - Unauthorized): Gandi rejected the Personal Access Token in {creds}.\n"
             "It has most likely expired (tokens last at most one year), or was revoked or mistyped: create a "
-            f"new one and run `certbot-dns-gandi-pat rotate --credentials {creds}` (README: Token rejected).\n"
+            f"new one and run `certbot-dns-gandi-pat rotate --credentials {creds}` (docs/troubleshooting.md: Token rejected).\n"
             ) in result.stderr
     assert "FAKE-revoked-e2e-0" not in result.stdout + result.stderr
     text = (tmp_path / "logs" / "letsencrypt.log").read_text()

@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from certbot_dns_gandi_pat import config, livedns, transport
+from certbot_dns_gandi_pat._internal import config, livedns
+from certbot_dns_gandi_pat._internal.livedns import transport
 
 pytestmark = pytest.mark.live
 
@@ -63,7 +64,7 @@ def client() -> Iterator[livedns.LiveDNSClient]:
         values["dns_gandi_tokeninfo_url"] = os.environ["GANDI_LIVE_TOKENINFO_URL"]
     if os.environ.get("GANDI_LIVE_SHARING_ID"):
         values["dns_gandi_sharing_id"] = os.environ["GANDI_LIVE_SHARING_ID"]
-    c = livedns.LiveDNSClient(config.parse(values, "environment"))
+    c = livedns.connect(config.parse(values, "environment"))
     send = c._http.request
 
     def spy(*args: Any, **kwargs: Any) -> transport.Answer:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_gandi_pat import config
+from certbot_dns_gandi_pat._internal import config
 from tests.helpers import FAKE_API_KEY, FAKE_TOKEN
 
 SRC = "/etc/letsencrypt/gandi.ini"

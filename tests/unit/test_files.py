@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from certbot_dns_gandi_pat import files
+from certbot_dns_gandi_pat._internal.certbot_files import files
 from tests.helpers import acl, hold_certbot_lock, release, setfacl
 
 

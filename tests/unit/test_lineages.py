@@ -9,7 +9,7 @@ from typing import Optional
 
 import pytest
 
-from certbot_dns_gandi_pat import lineages
+from certbot_dns_gandi_pat._internal.certbot_files import lineages
 from tests.helpers import write_lineage
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)

@@ -8,7 +8,8 @@ import pytest
 import requests
 import requests_mock as rm
 
-from certbot_dns_gandi_pat import config, livedns, transport
+from certbot_dns_gandi_pat._internal import config, livedns
+from certbot_dns_gandi_pat._internal.livedns import transport
 from tests.helpers import FAKE_API_KEY, FAKE_TOKEN
 
 API = "https://api.test/v5/livedns"
@@ -19,7 +20,7 @@ ORG = "01234567-89ab-cdef-0123-456789abcdef"
 def make(pat: bool = True, **extra: str) -> livedns.LiveDNSClient:
     values = {"dns_gandi_token" if pat else "dns_gandi_api_key": FAKE_TOKEN if pat else FAKE_API_KEY,
               "dns_gandi_api_url": API, **extra}
-    return livedns.LiveDNSClient(config.parse(values, "/etc/gandi.ini"))
+    return livedns.connect(config.parse(values, "/etc/gandi.ini"))
 
 
 def envelope(code: int, message: str, obj: str = "HTTPError") -> dict[str, Any]:

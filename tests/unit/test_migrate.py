@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from certbot_dns_gandi_pat import cli, files, lineages, migrate, report
+from certbot_dns_gandi_pat._internal.certbot_files import files, lineages
+from certbot_dns_gandi_pat._internal.commands import cli, migrate, report
 from tests.helpers import FAKE_API_KEY, FAKE_TOKEN, acl, hold_certbot_lock, release, setfacl, write_lineage
 
 LEGACY_INI = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from certbot_dns_gandi_pat import livedns
+from certbot_dns_gandi_pat._internal import livedns
 
 label = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 names = st.lists(label, min_size=1, max_size=5)

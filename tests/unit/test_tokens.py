@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from certbot_dns_gandi_pat import tokens
+from certbot_dns_gandi_pat._internal import tokens
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -61,7 +61,7 @@ def test_expiry_warning_window() -> None:
     warning = tokens.expiry_warning(info, 60, "/etc/g.ini", NOW)
     assert warning == ('The Gandi Personal Access Token "renewals" in /etc/g.ini expires on 2026-01-06 '
                        "(in 5 day(s)), before the next renewal: create a new token and run "
-                       "`certbot-dns-gandi-pat rotate` (README: Rotating the token).")
+                       "`certbot-dns-gandi-pat rotate` (docs/commands.md: rotate).")
     assert tokens.expiry_warning(info, 3, "/etc/g.ini", NOW) is None
     assert tokens.expiry_warning(info, 0, "/etc/g.ini", NOW) is None
     far = tokens.parse({"expires_in": 61 * 86400}, NOW)

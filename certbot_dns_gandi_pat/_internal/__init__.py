@@ -1,0 +1,1 @@
+"""The implementation: no public API. The plugin's page is the package docstring."""

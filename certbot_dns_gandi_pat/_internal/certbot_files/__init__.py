@@ -1,0 +1,1 @@
+"""certbot's files: the one INI reader, the one rewrite, lineages as certbot reads them."""

@@ -1,0 +1,1 @@
+"""The operator toolkit: ``certbot-dns-gandi-pat doctor | renewals | migrate | rotate``."""

@@ -1,0 +1,509 @@
+"""``certbot-dns-gandi-pat renewals``: will every renewal of this machine succeed?
+
+One line per lineage of this authenticator under the configuration directory,
+with a verdict: **ok**; **will fail at the next renewal** (a prefixed legacy
+configuration certbot cannot load, credentials missing or unusable, a token
+expired or expiring before the next renewal, a domain whose zone the
+credential cannot reach), with the date and the fix; or **needs attention
+soon** (a token that will not last until the renewal after next, or expires
+within the warning window; a renewal that is overdue). Exit status follows the
+monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL (some lineage will
+fail), 3 UNKNOWN (nothing could be checked, or a check could not run).
+
+Network use: for each distinct credentials file, one ``/tokeninfo`` request,
+the domain listing (one request per 100 domains) to find each domain's zone,
+and one request per zone to prove the credential may use it (a listing may
+show domains a restricted token cannot touch); the ``_acme-challenge`` CNAMEs
+are followed with DNS queries. Nothing
+secret is printed: the whole output is redacted with every credential read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from certbot_dns_gandi_pat._internal import config, dnscheck, livedns, redact, tokens
+from certbot_dns_gandi_pat._internal.certbot_files import lineages
+from certbot_dns_gandi_pat._internal.commands import checks, report
+from certbot_dns_gandi_pat._internal.commands.report import FAIL, PASS, SKIP, WARN
+
+TITLE = "dns-gandi renewals"
+VERDICT_WORDS = {PASS: "ok", WARN: "needs attention soon", FAIL: "will fail at the next renewal",
+                 SKIP: "unknown"}
+# certbot runs twice a day, after a random sleep: a renewal is late only past this.
+OVERDUE_GRACE = dt.timedelta(days=2)
+_ORDER = {FAIL: 0, WARN: 1, SKIP: 2, PASS: 3}
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: str
+    detail: str
+    advice: str = ""
+
+
+@dataclass
+class ZoneResult:
+    status: str
+    detail: str
+    advice: str = ""
+
+
+@dataclass
+class Credentials:
+    """What a renewal will find in one credentials file."""
+
+    path: str
+    exists: bool = False
+    mode: Optional[int] = None
+    gandi: Optional[config.GandiConfig] = None  # as certbot will read it (or as `migrate` makes it)
+    legacy_keys: tuple[str, ...] = ()
+    problem: Optional[str] = None  # why a renewal cannot use the file today
+    denied: bool = False  # this user may not read it (certbot, as root, can)
+    missing: bool = False
+    token: Optional[tokens.TokenInfo] = None
+    rejected: Optional[str] = None  # LiveDNS refused the credential (HTTP 401)
+    zones: dict[str, ZoneResult] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> Optional[str]:
+        """The key that holds the credential, as written in the file."""
+        if self.gandi is None:
+            return None
+        if self.problem:
+            old = [k for k in self.legacy_keys if config.modern_key(k) == self.gandi.credential_key]
+            return old[0] if old else None
+        return self.gandi.credential_key
+
+
+def inspect_credentials(path: str) -> Credentials:
+    state = Credentials(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        state.problem, state.missing = f"{path} does not exist", True
+        return state
+    except OSError as exc:
+        state.problem = f"{path} cannot be read ({exc.strerror})"
+        return state
+    state.exists, state.mode = True, stat.S_IMODE(info.st_mode)
+    if not os.access(path, os.R_OK):
+        state.problem, state.denied = f"{path} cannot be read by this user", True
+        return state
+    try:
+        ini = config.load(path)
+    except config.ConfigError as exc:
+        state.problem = str(exc)
+        return state
+    raw = ini.values
+    try:
+        state.gandi = config.from_ini(ini)
+    except config.ConfigError as exc:
+        state.problem = str(exc)
+    state.legacy_keys = tuple(k for k in raw if config.modern_key(k))
+    state.secrets = config.secret_values(raw)
+    if state.gandi is None and state.legacy_keys:
+        # What the file holds once `migrate` renamed the keys: its token's
+        # expiry matters as much as the rename.
+        try:
+            state.gandi = config.parse({(config.modern_key(k) or k): v for k, v in raw.items()}, path)
+        except config.ConfigError:
+            pass
+    if state.gandi is not None:
+        state.secrets.append(state.gandi.secret.reveal())
+    return state
+
+
+def check_remote(state: Credentials, domains: Sequence[str],
+                 nameservers: Optional[Sequence[dnscheck.Server]]) -> None:
+    """/tokeninfo once, then each domain's zone, with this file's credential."""
+    gandi = state.gandi
+    if gandi is None:
+        return
+    client = livedns.connect(gandi, user_agent=f"{checks.DISTRIBUTION} renewals")
+    resolver = dnscheck.CnameResolver(nameservers)
+    try:
+        if gandi.is_pat:
+            state.token = client.token_info()
+        for domain in domains:
+            if domain in state.zones:
+                continue
+            try:
+                reach = checks.challenge_zone(client, resolver, domain)
+            except livedns.AuthError as exc:
+                state.rejected = exc.headline
+                return
+            except (livedns.ZoneNotFoundError, livedns.ForbiddenError) as exc:
+                state.zones[domain] = ZoneResult(FAIL, f"{domain}: {exc.headline}", _zone_advice(gandi))
+                continue
+            except (livedns.LiveDNSError, dnscheck.DNSCheckError) as exc:
+                state.zones[domain] = ZoneResult(SKIP, f"{domain}: could not check the zone: {exc.headline}")
+                continue
+            via = f" (CNAME to {reach.target})" if reach.target != reach.challenge else ""
+            state.zones[domain] = ZoneResult(PASS, f"{domain}{via} in zone {reach.zone}")
+    finally:
+        client.close()
+
+
+def _zone_advice(gandi: config.GandiConfig) -> str:
+    return (f"give the token in {gandi.source} access to this domain (its organization, and its "
+            "resources if the token is restricted), or delegate _acme-challenge by CNAME to a "
+            "zone it can reach; `certbot-dns-gandi-pat doctor` shows the details")
+
+
+def _day(when: dt.datetime) -> str:
+    return f"{when:%Y-%m-%d}"
+
+
+@dataclass
+class Report:
+    """One lineage's facts and verdict."""
+
+    lineage: Optional[lineages.Lineage]
+    conf: str
+    findings: list[Finding] = field(default_factory=list)
+    schedule: Optional[lineages.Schedule] = None
+    next_renewal: Optional[dt.datetime] = None
+    credentials: Optional[Credentials] = None
+    last_safe_day: Optional[dt.date] = None
+
+    @property
+    def status(self) -> str:
+        return min((f.status for f in self.findings), key=_ORDER.__getitem__, default=PASS)
+
+    def add(self, status: str, detail: str, advice: str = "") -> None:
+        self.findings.append(Finding(status, detail, advice))
+
+
+class Renewals:
+    def __init__(
+        self,
+        config_dir: str,
+        *,
+        nameservers: Optional[Sequence[dnscheck.Server]] = None,
+        warning_days: int = tokens.DEFAULT_WARNING_DAYS,
+        now: Optional[dt.datetime] = None,
+        certbot_version: Optional[Sequence[int]] = None,
+    ) -> None:
+        self.config_dir = os.path.abspath(config_dir)
+        self.nameservers = list(nameservers) if nameservers else None
+        self.warning_days = warning_days
+        self.now = now or dt.datetime.now(dt.timezone.utc)
+        self.version = tuple(certbot_version) if certbot_version is not None else lineages.certbot_version()
+        self.reports: list[Report] = []
+        self.problem: Optional[str] = None
+        self.secrets: list[str] = []
+
+    def run(self) -> list[Report]:
+        try:
+            found, broken = lineages.find(self.config_dir)
+        except lineages.LineageError as exc:
+            self.problem = str(exc)
+            return []
+        files: dict[str, Credentials] = {}
+        for lineage in found:
+            path = lineage.credentials_path
+            if path and path not in files:
+                files[path] = inspect_credentials(path)
+        for path, state in files.items():
+            users = [x for x in found if x.credentials_path == path and x.autorenew]
+            check_remote(state, sorted({d for x in users for d in x.domains}), self.nameservers)
+            self.secrets += state.secrets
+        for item in broken:
+            report = Report(None, item.conf)
+            report.add(FAIL, item.problem, "fix or remove the file; `certbot certificates` lists what "
+                       "certbot can read")
+            self.reports.append(report)
+        for lineage in found:
+            try:
+                report = self.assess(lineage, files.get(lineage.credentials_path or ""), found, files)
+            except Exception as exc:  # one lineage no rule foresaw must not hide the others
+                report = Report(lineage, lineage.conf)
+                report.add(SKIP, f"could not be assessed ({type(exc).__name__}: {exc})",
+                           "please report this with the lineage's renewal configuration")
+            self.reports.append(report)
+        self.reports.sort(key=lambda r: (r.lineage.name if r.lineage else r.conf))
+        return self.reports
+
+    # ------------------------------------------------------------- verdicts
+
+    def assess(self, lineage: lineages.Lineage, state: Optional[Credentials],
+               everyone: Sequence[lineages.Lineage], files: dict[str, Credentials]) -> Report:
+        report = Report(lineage, lineage.conf, credentials=state)
+        migrate = f"certbot-dns-gandi-pat migrate --config-dir {self.config_dir}"
+        if lineage.certificate_denied:
+            report.add(SKIP, f"certificate unreadable for this user: {lineage.certificate_problem}",
+                       "run this as root, as certbot runs")
+        elif lineage.certificate_problem:
+            report.add(FAIL, f"certificate unreadable: {lineage.certificate_problem}",
+                       "`certbot certificates` shows the lineage's state")
+        if lineage.authenticator in lineages.LEGACY:
+            report.add(FAIL, f"authenticator = {lineage.authenticator} is the old prefixed form, which "
+                       "certbot no longer loads", f"run: {migrate}")
+        elif lineage.credentials_key == lineages.LEGACY_CREDENTIALS:
+            report.add(FAIL, f"the credentials path is stored as {lineages.LEGACY_CREDENTIALS}, a name "
+                       "certbot no longer gives the plugin", f"run: {migrate}")
+        elif lineage.legacy_keys:
+            report.add(WARN, f"old prefixed keys are ignored: {', '.join(lineage.legacy_keys)}",
+                       f"run: {migrate}")
+        self._schedule(report, lineage)
+        if not lineage.credentials:
+            report.add(FAIL, f"no {lineages.CREDENTIALS} in {lineage.conf}: a renewal does not know "
+                       "the credentials file",
+                       f"certbot reconfigure --cert-name {lineage.name} --dns-gandi-credentials FILE "
+                       f"(certbot 2.3+), or add {lineages.CREDENTIALS} = FILE under [renewalparams]")
+        elif state is not None:
+            self._credentials(report, lineage, state, migrate)
+            if lineage.autorenew:
+                self._token(report, lineage, state, everyone, files)
+                self._zones(report, lineage, state)
+        return report
+
+    def _schedule(self, report: Report, lineage: lineages.Lineage) -> None:
+        plan = lineages.schedule(lineage, self.version, self.now)
+        report.schedule = plan
+        cert = lineage.certificate
+        if plan is None or cert is None:
+            return
+        report.next_renewal = max(plan.first, self.now)
+        if not lineage.autorenew:
+            report.add(PASS, "autorenew is off: certbot renew skips this lineage")
+            return
+        if plan.problem:
+            report.add(FAIL, plan.problem)
+            return
+        fix = f"set renew_before_expiry in {lineage.conf} to a span such as 30 days, or delete the line"
+        if plan.after_expiry:
+            report.add(FAIL, f"certbot reads {plan.rule} as no time before expiry, so it renews this lineage "
+                       f"only once the certificate has expired (from {_day(plan.first)}): until the renewal, "
+                       "clients get an expired certificate", fix)
+        elif plan.every_run:
+            report.add(WARN, f"{plan.rule} is longer than the certificate's lifetime "
+                       f"({plan.lifetime.days} days), so every certbot run renews it and soon meets the "
+                       "CA's rate limits", fix)
+        if cert.not_after <= self.now:
+            report.add(FAIL, f"the certificate expired on {_day(cert.not_after)}: renewals have been "
+                       "failing", "see certbot's log (/var/log/letsencrypt/letsencrypt.log) and run "
+                       f"`certbot renew --cert-name {lineage.name}`")
+        elif self.now - plan.first > OVERDUE_GRACE:
+            report.add(WARN, f"renewal overdue: due since {_day(plan.first)}, the certificate expires "
+                       f"on {_day(cert.not_after)}", "see certbot's log (/var/log/letsencrypt/"
+                       f"letsencrypt.log) and run `certbot renew --cert-name {lineage.name}`; is "
+                       "certbot's timer or cron job running?")
+
+    def _credentials(self, report: Report, lineage: lineages.Lineage, state: Credentials,
+                     migrate: str) -> None:
+        assert lineage.credentials is not None
+        if not os.path.isabs(lineage.credentials):
+            report.add(WARN, f"credentials path {lineage.credentials} is relative: a renewal started "
+                       "from another directory will not find it", f"store it absolute in {lineage.conf}")
+        if state.problem:
+            if state.legacy_keys and state.gandi is not None:
+                report.add(FAIL, f"{state.path} uses old prefixed keys "
+                           f"({', '.join(state.legacy_keys)}), which this plugin does not read",
+                           f"run: {migrate}")
+            elif state.denied:
+                report.add(SKIP, state.problem, "run this as root, as certbot runs")
+            elif state.missing:
+                report.add(FAIL, state.problem,
+                           f"create it with the token (docs/credentials.md: Credentials file), or store another file: "
+                           f"certbot reconfigure --cert-name {lineage.name} --dns-gandi-credentials FILE "
+                           f"(certbot 2.3+), or edit {lineages.CREDENTIALS} in {lineage.conf}")
+            else:
+                report.add(FAIL, state.problem, f"fix {state.path}, then check it with "
+                           f"`certbot-dns-gandi-pat doctor --credentials {state.path}`")
+        elif state.legacy_keys:
+            report.add(WARN, f"{state.path}: old prefixed keys are ignored: {', '.join(state.legacy_keys)}",
+                       f"run: {migrate}")
+        if state.mode is not None and state.mode & 0o007:
+            report.add(WARN, f"{state.path} has mode {state.mode:o}: every user of this host can read "
+                       "the credential", f"chmod 600 {state.path}")
+        if state.gandi is not None and not state.problem:
+            for warning in state.gandi.warnings:
+                if config.API_KEY in warning and "deprecated" in warning:
+                    report.add(WARN, f"{state.path} holds a legacy API key, which Gandi has deprecated",
+                               "create a Personal Access Token (docs/credentials.md: Create a Personal Access Token); "
+                               f"`certbot-dns-gandi-pat rotate --credentials {state.path}` puts it in "
+                               "place of the key")
+                elif config.LEGACY_PREFIX not in warning:
+                    report.add(WARN, warning)
+
+    def _token(self, report: Report, lineage: lineages.Lineage, state: Credentials,
+               everyone: Sequence[lineages.Lineage], files: dict[str, Credentials]) -> None:
+        gandi = state.gandi
+        if gandi is None:
+            return
+        rotate = f"create a new token and run `certbot-dns-gandi-pat rotate --credentials {state.path}`"
+        if state.rejected:
+            report.add(FAIL, f"LiveDNS rejects the credential in {state.path}: {state.rejected}",
+                       rotate + " (docs/commands.md: rotate)")
+            return
+        if not gandi.is_pat:
+            return
+        info = state.token
+        if info is None or not info.known or info.expires_at is None:
+            why = info.problem if info is not None and info.problem else "expiry not given"
+            report.add(SKIP, f"token expiry unknown (/tokeninfo: {why})",
+                       f"`certbot-dns-gandi-pat doctor --credentials {state.path}` checks the token")
+            return
+        name = f' "{info.name}"' if info.name else ""
+        if info.scopes is not None and checks.REQUIRED_SCOPE not in info.scopes:
+            report.add(FAIL, f"the token{name} lacks the permission {checks.REQUIRED_SCOPE} (\"Manage "
+                       "domain name technical configurations\")", rotate)
+        expiry = info.expires_at
+        sharing = [x for x in everyone if x.credentials_path == state.path and x.autorenew]
+        plans = [p for p in (lineages.schedule(x, self.version, self.now) for x in sharing) if p is not None]
+        report.last_safe_day = lineages.last_safe_day(plans, expiry, self.now)
+        deadline = f"{rotate} by {report.last_safe_day} at the latest"
+        plan = report.schedule
+        if expiry <= self.now:
+            report.add(FAIL, f"the token{name} expired on {_day(expiry)}", rotate)
+            return
+        if plan is None:
+            report.add(PASS, f"token{name} expires on {_day(expiry)}")
+            return
+        # Renewals further off than any token lives are done by a later token.
+        near = [when for when in itertools.islice(plan.renewals(self.now), 2)
+                if when - self.now <= lineages.TOKEN_LIFE]
+        first, second = [*near, None, None][:2]
+        usable = lineages.usable_until(expiry)
+        if first is not None and usable <= first:
+            report.add(FAIL, f"the token{name} expires on {_day(expiry)}, {lineages.against(expiry, first)} "
+                       f"the next renewal (due from {_day(first)})", deadline)
+        elif first is not None and second is not None and usable <= second:
+            report.add(WARN, f"the token{name} expires on {_day(expiry)}: after the next renewal (due from "
+                       f"{_day(first)}) but {lineages.against(expiry, second)} the one after it (from "
+                       f"{_day(second)})", deadline)
+        elif expiry - self.now <= dt.timedelta(days=self.warning_days):
+            report.add(WARN, f"the token{name} expires in {tokens.days_left(info, self.now)} day(s), on "
+                       f"{_day(expiry)}", deadline)
+        else:
+            report.add(PASS, f"token{name} expires on {_day(expiry)}; last safe day to rotate it: "
+                       f"{report.last_safe_day}")
+
+    def _zones(self, report: Report, lineage: lineages.Lineage, state: Credentials) -> None:
+        if state.rejected or state.gandi is None:
+            return
+        for domain in lineage.domains:
+            result = state.zones.get(domain)
+            if result is not None and result.status != PASS:
+                report.add(result.status, result.detail, result.advice)
+
+    # --------------------------------------------------------------- output
+
+    def checks(self) -> list[report.Check]:
+        return [report.Check(r.lineage.name if r.lineage else r.conf, r.status, "") for r in self.reports]
+
+    def exit_code(self) -> int:
+        if self.problem or not self.reports:
+            return report.UNKNOWN
+        return report.exit_code(self.checks())
+
+    def summary(self) -> str:
+        code = self.exit_code()
+        if self.problem:
+            return f"{TITLE} UNKNOWN - {self.problem}"
+        if not self.reports:
+            return (f"{TITLE} UNKNOWN - no lineage under {self.config_dir} uses the dns-gandi "
+                    "authenticator")
+        parts = []
+        for status in (FAIL, WARN, SKIP, PASS):
+            names = [c.name for c in self.checks() if c.status == status]
+            if names:
+                words = VERDICT_WORDS[status]
+                if len(names) > 1 and status == WARN:
+                    words = "need attention soon"
+                parts.append(f"{len(names)} {words}")
+        worst = {report.CRITICAL: FAIL, report.WARNING: WARN, report.UNKNOWN: SKIP}.get(code)
+        which = [c.name for c in self.checks() if c.status == worst]
+        return f"{TITLE} {report.VERDICTS[code]} - {', '.join(parts)}" + (f" ({', '.join(which)})" if which else "")
+
+    def render(self, as_json: bool) -> str:
+        text = json.dumps(self.as_dict(), indent=2) if as_json else self._text()
+        # No line quotes a credential; this makes sure none ever does.
+        return redact.redact(text, *self.secrets)
+
+    def _text(self) -> str:
+        lines = [self.summary()]
+        for item in self.reports:
+            lines.append(f"{report.MARKS[item.status]} {_line(item)}")
+            advice = [f.advice for f in item.findings if f.advice and f.status != PASS]
+            lines += [f"       -> {a}" for a in dict.fromkeys(advice)]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        code = self.exit_code()
+        return {
+            "ok": code == report.OK, "exit_code": code, "verdict": report.VERDICTS[code],
+            "summary": self.summary(), "config_dir": self.config_dir,
+            "lineages": [_report_dict(r) for r in self.reports],
+        }
+
+
+def _line(report: Report) -> str:
+    lineage = report.lineage
+    problems = [f.detail for f in report.findings if f.status != PASS]
+    notes = [f.detail for f in report.findings if f.status == PASS]
+    if lineage is None:
+        return f"{report.conf}: {VERDICT_WORDS[report.status]}: {'; '.join(problems)}"
+    facts = [", ".join(lineage.domains) or "(no names)"]
+    cert = lineage.certificate
+    if cert is not None:
+        renew = f", renewal due from {_day(report.next_renewal)}" if report.next_renewal and lineage.autorenew else ""
+        facts.append(f"certificate expires {_day(cert.not_after)}{renew}")
+    facts.append(f"{lineage.authenticator} ({'legacy' if lineage.legacy else 'current'} form)")
+    state = report.credentials
+    if lineage.credentials:
+        cred = lineage.credentials
+        if state is not None and state.exists:
+            key = state.key or "no usable credential"
+            cred += f" ({key}, mode {state.mode:o})" if state.mode is not None else f" ({key})"
+        facts.append(cred)
+    verdict = VERDICT_WORDS[report.status]
+    tail = "; ".join(problems if problems else notes)
+    return f"{lineage.name}: {'; '.join(facts)}: {verdict}" + (f": {tail}" if tail else "")
+
+
+def _iso(when: Optional[dt.datetime]) -> Optional[str]:
+    return when.isoformat(timespec="seconds") if when else None
+
+
+def _report_dict(report: Report) -> dict[str, Any]:
+    lineage, state = report.lineage, report.credentials
+    cert = lineage.certificate if lineage else None
+    token = state.token if state else None
+    return {
+        "name": lineage.name if lineage else None,
+        "renewal_conf": report.conf,
+        "status": report.status,
+        "verdict": VERDICT_WORDS[report.status],
+        "names": list(lineage.domains) if lineage else [],
+        "not_before": _iso(cert.not_before) if cert else None,
+        "not_after": _iso(cert.not_after) if cert else None,
+        "next_renewal": _iso(report.next_renewal),
+        "renewal_rule": report.schedule.rule if report.schedule else None,
+        "autorenew": lineage.autorenew if lineage else None,
+        "authenticator": lineage.authenticator if lineage else None,
+        "form": None if lineage is None else "legacy" if lineage.legacy else "current",
+        "credentials": None if lineage is None or not lineage.credentials else {
+            "path": lineage.credentials,
+            "exists": bool(state and state.exists),
+            "mode": f"{state.mode:o}" if state and state.mode is not None else None,
+            "key": state.key if state else None,
+            "legacy_keys": list(state.legacy_keys) if state else [],
+        },
+        "token": None if token is None else {
+            "name": token.name, "expires_at": _iso(token.expires_at),
+            "scopes": list(token.scopes) if token.scopes is not None else None, "problem": token.problem,
+        },
+        "last_safe_day": report.last_safe_day.isoformat() if report.last_safe_day else None,
+        "findings": [{"status": f.status, "detail": f.detail, "advice": f.advice} for f in report.findings],
+    }

@@ -1,0 +1,311 @@
+"""The crash journal: written before the writes, stale only when nobody holds its lock,
+acted on only when everything in it is something the plugin writes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from certbot_dns_gandi_pat._internal import journal, records
+from certbot_dns_gandi_pat._internal.records import ChallengeRecords
+from tests.helpers import client_for
+from teststack.standin import StandIn
+
+# Values shaped as ACME writes them (43 characters of base64url), and names that are not.
+V1, V2, V3 = "A" * 43, "b" * 42 + "_", "-" * 43
+CREDS = "/etc/g.ini"
+
+
+
+
+def record(zone: str, name: str, *values: str, validation: str = "") -> dict[str, Any]:
+    fqdn = zone if name == "@" else f"{name}.{zone}"
+    return {"zone": zone, "name": name, "values": list(values), "validations": [validation or fqdn]}
+
+
+def write_journal(directory: Path, name: str, api_url: str, records_: list[dict[str, Any]], **extra: Any) -> Path:
+    """A journal as a run that is gone left it: no lock held."""
+    directory.mkdir(mode=0o700, exist_ok=True)
+    data = {"version": 2, "pid": 4242, "host": "elsewhere", "credentials": CREDS, "api_url": api_url,
+            "created": "2026-11-01T03:00:00+00:00", "records": records_, **extra}
+    path = directory / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def recover(standin: StandIn, directory: Path, **kw: Any) -> None:
+    records.recover(client_for(standin), str(directory), CREDS, **kw)
+
+
+# ------------------------------------------------------------------ writing
+
+def test_the_journal_holds_the_values_before_the_write_and_goes_when_they_are_gone(
+        standin: StandIn, tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    seen: list[dict[str, Any]] = []
+    original = standin.handle
+
+    def spy(method: str, *args: Any) -> Any:
+        if method == "POST":
+            (path,) = list(directory.glob("*.json"))
+            seen.append(json.loads(path.read_text()))
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+        return original(method, *args)
+
+    standin.handle = spy  # type: ignore[method-assign]
+    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(directory), CREDS, standin.api_url))
+    recs.add([("_acme-challenge.example.com", V1), ("_acme-challenge.example.com", V2)])
+    assert seen and seen[0]["records"] == [record("example.com", "_acme-challenge", V1, V2)]
+    assert seen[0]["pid"] == os.getpid() and seen[0]["credentials"] == CREDS and seen[0]["version"] == 2
+    assert recs.remove_all() == []
+    assert list(directory.iterdir()) == []  # journal and lock both gone
+
+
+def test_a_cname_target_is_journalled_with_the_name_that_led_there(standin: StandIn, tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    target = {"_acme-challenge.example.org": "_acme-challenge.example.com"}
+    recs = ChallengeRecords(client_for(standin), resolve_target=lambda n: target.get(n, n),
+                            journal=journal.Journal(str(directory), CREDS, standin.api_url))
+    recs.add([("_acme-challenge.example.org", V1)])
+    (path,) = directory.glob("*.json")
+    assert json.loads(path.read_text())["records"] == [
+        record("example.com", "_acme-challenge", V1, validation="_acme-challenge.example.org")]
+    recs.remove_all()
+
+
+def test_values_that_could_not_be_removed_stay_in_the_journal(standin: StandIn, tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(directory), CREDS, standin.api_url))
+    recs.add([("_acme-challenge.a.example.com", V1), ("_acme-challenge.b.example.com", V2)])
+    standin.add_fault(method="PATCH", path=r".*_acme-challenge\.b/TXT", status=403, times=-1)
+    assert len(recs.remove_all()) == 1
+    (path,) = directory.glob("*.json")
+    assert json.loads(path.read_text())["records"] == [record("example.com", "_acme-challenge.b", V2)]
+
+
+def test_a_loose_directory_of_ours_is_tightened(standin: StandIn, tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    directory.mkdir()
+    directory.chmod(0o777)
+    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(directory), CREDS, standin.api_url))
+    recs.add([("_acme-challenge.example.com", V1)])
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    recs.remove_all()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user takes root")
+def test_a_directory_of_another_user_is_not_used(standin: StandIn, tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    directory = tmp_path / "journal"
+    directory.mkdir(mode=0o777)
+    os.chown(directory, 4321, 4321)
+    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(directory), CREDS, standin.api_url))
+    recs.add([("_acme-challenge.example.com", V1)])
+    assert list(directory.iterdir()) == []
+    assert any(f"{directory} belongs to uid 4321, not to this user: not used for crash journals" in m
+               for m in caplog.messages)
+    assert recs.remove_all() == [] and standin.challenge_records() == {}
+    stale, problems = journal.find_stale(str(directory))
+    assert stale == [] and problems == [f"{directory} belongs to uid 4321, not to this user: not used for crash "
+                                        "journals; remove it, or run certbot as its owner"]
+
+
+# ----------------------------------------------------------------- recovery
+
+def test_a_dead_runs_values_are_removed_and_nothing_else(standin: StandIn, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    directory = tmp_path / "journal"
+    standin.set_txt("example.com", "_acme-challenge", ["google-site-verification=abc", V1, V2])
+    standin.set_txt("example.org", "_acme-challenge.www", [V3])
+    path = write_journal(directory, "1-aa.json", standin.api_url, [
+        record("example.com", "_acme-challenge", V1, V2), record("example.org", "_acme-challenge.www", V3)])
+    recover(standin, directory)
+    assert standin.challenge_records() == {"_acme-challenge.example.com": ["google-site-verification=abc"]}
+    assert not path.exists()
+    removed = [m for m in caplog.messages if "left by an interrupted run" in m]
+    assert len(removed) == 2 and "Removed 2 TXT value(s) at _acme-challenge.example.com" in removed[0]
+
+
+HOLD = """
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from certbot_dns_gandi_pat._internal import journal
+j = journal.Journal(sys.argv[1], "/etc/g.ini", "http://x")
+j.save([journal.Entry("example.com", "_acme-challenge", ("A" * 43,), ("_acme-challenge.example.com",))])
+print("saved", flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_lock_tells_a_live_run_from_a_dead_one(tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(directory), str(Path(__file__).parents[2])],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "saved\n"
+    try:
+        assert journal.find_stale(str(directory)) == ([], [])  # alive, whatever its pid or host
+    finally:
+        proc.kill()
+        proc.wait()
+    (stale,), problems = journal.find_stale(str(directory))
+    assert problems == [] and stale.pid == proc.pid
+    journal.release(stale)
+    # this process's own journal, of an earlier lineage of `certbot renew`, is alive too
+    own = journal.Journal(str(directory), CREDS, "http://x")
+    own.save([journal.Entry("example.org", "_acme-challenge", (V1,), ("_acme-challenge.example.org",))])
+    assert [s.pid for s in journal.find_stale(str(directory))[0]] == [proc.pid]
+    own.close()
+
+
+FORGED = [
+    ("the zone's SPF at the apex", record("example.com", "@", "v=spf1 include:_mailcust.gandi.net ~all")),
+    ("a DKIM key", record("example.com", "gm1._domainkey", "v=DKIM1; k=rsa; p=MIGfMA0")),
+    ("an ACME-shaped value at the apex", record("example.com", "@", V1)),
+    ("an ACME-shaped value at another name", record("example.com", "www", V1)),
+    ("a 'delegation' from a name that is no challenge", record("example.com", "@", V1, validation="www.example.org")),
+]
+
+
+@pytest.mark.parametrize("what,entry", FORGED, ids=[w for w, _ in FORGED])
+def test_a_forged_journal_never_touches_the_zone(standin: StandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                 what: str, entry: dict[str, Any]) -> None:
+    directory = tmp_path / "journal"
+    standin.set_txt("example.com", "@", ["v=spf1 include:_mailcust.gandi.net ~all", V1])
+    standin.set_txt("example.com", "gm1._domainkey", ["v=DKIM1; k=rsa; p=MIGfMA0"])
+    standin.set_txt("example.com", "www", [V1])
+    standin.set_txt("example.com", "_acme-challenge", [V2])
+    path = write_journal(directory, "1-forged.json", standin.api_url,
+                         [record("example.com", "_acme-challenge", V2), entry])
+    before = path.read_bytes()
+    log = len(standin.log)
+    recover(standin, directory)
+    assert [m for m, _, _ in standin.log[log:] if m != "GET"] == []  # no write of any kind
+    assert standin.txt("example.com", "_acme-challenge") == [V2]  # not even the entry that looked right
+    assert path.read_bytes() == before
+    (problem,) = [m for m in caplog.messages if "Journal of an earlier run" in m]
+    assert str(path) in problem and "left alone, nothing in the zone was touched" in problem
+
+
+def test_a_delegation_is_believed_only_while_dns_says_so(standin: StandIn, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    directory = tmp_path / "journal"
+    standin.set_txt("example.com", "acme", [V1])
+    rec = [record("example.com", "acme", V1, validation="_acme-challenge.example.org")]
+    path = write_journal(directory, "1-cname.json", standin.api_url, rec)
+    recover(standin, directory)  # no DNS answer: the CNAME cannot be confirmed
+    assert standin.txt("example.com", "acme") == [V1] and path.exists()
+    assert any("_acme-challenge.example.org no longer points to acme.example.com by CNAME" in m
+               for m in caplog.messages)
+    recover(standin, directory, resolve_target={"_acme-challenge.example.org": "acme.example.com"}.get)
+    assert standin.txt("example.com", "acme") is None and not path.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user takes root")
+def test_a_journal_of_another_user_is_ignored(standin: StandIn, tmp_path: Path,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    directory = tmp_path / "journal"
+    standin.set_txt("example.com", "_acme-challenge", [V1])
+    path = write_journal(directory, "1-theirs.json", standin.api_url, [record("example.com", "_acme-challenge", V1)])
+    os.chown(path, 4321, 4321)
+    recover(standin, directory)
+    assert standin.txt("example.com", "_acme-challenge") == [V1] and path.exists()
+    assert any("belongs to uid 4321, not to this user" in m for m in caplog.messages)
+
+
+def test_journals_that_are_not_a_dead_runs_of_these_credentials_are_left_alone(
+        standin: StandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    directory = tmp_path / "journal"
+    standin.set_txt("example.com", "_acme-challenge", [V1])
+    rec = [record("example.com", "_acme-challenge", V1)]
+    others = write_journal(directory, "2-bb.json", standin.api_url, rec, credentials="/etc/other.ini")
+    broken = directory / "4-dd.json"
+    broken.write_text('{"version": 2, "pid": 12')
+    partial = write_journal(directory, "5-ee.json", standin.api_url, [rec[0], {"zone": "example.com"}])
+    old = write_journal(directory, "6-v1.json", standin.api_url, [{"zone": "example.com", "name": "_acme-challenge",
+                                                                   "values": [V1]}], version=1)
+    odd_types = write_journal(directory, "7-types.json", standin.api_url, [{**rec[0], "values": V1}])
+    # pids that name no single process (0 and negatives are process groups to kill()), or none at all
+    odd = [write_journal(directory, f"8-{i}.json", standin.api_url, rec, pid=pid)
+           for i, pid in enumerate((2**70, 0, -1, True))]
+    deep = directory / "9-deep.json"
+    deep.write_text("[" * 100000 + "]" * 100000)
+    fifo = directory / "9-fifo.json"
+    os.mkfifo(fifo)  # must not hang the run
+    link = directory / "9-link.json"
+    link.symlink_to(others)
+    before = {p: p.read_bytes() for p in (others, broken, partial, old, odd_types, *odd, deep)}
+    recover(standin, directory)
+    assert standin.txt("example.com", "_acme-challenge") == [V1]
+    assert {p: p.read_bytes() for p in before} == before
+    problems = [m for m in caplog.messages if "Journal of an earlier run" in m]
+    assert len(problems) == 11, problems
+    assert all(any(str(path) in m for m in problems) for path in (broken, partial, old, odd_types, *odd, deep,
+                                                                    fifo, link))
+    assert any(f"{old}: written by another version of the plugin (format 1)" in m for m in problems)
+
+
+def test_a_run_killed_moments_ago_is_looked_at_again_before_its_journal_goes(standin: StandIn,
+                                                                              tmp_path: Path) -> None:
+    """Nothing there yet may mean a write still landing: the journal waits for a write's time bound."""
+    directory = tmp_path / "journal"
+    rec = [record("example.com", "_acme-challenge.late", V1)]
+    path = write_journal(directory, "1-late.json", standin.api_url, rec)
+    recover(standin, directory)
+    assert path.exists()
+    standin.set_txt("example.com", "_acme-challenge.late", [V1])  # the write landed after all
+    recover(standin, directory)
+    assert not path.exists() and standin.challenge_records() == {}
+    path = write_journal(directory, "2-old.json", standin.api_url, rec)
+    os.utime(path, (0, 0))  # written long ago: nothing there means nothing left
+    recover(standin, directory)
+    assert not path.exists()
+
+
+def test_a_partly_recovered_journal_keeps_exactly_what_is_left(standin: StandIn, tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    standin.set_txt("example.com", "_acme-challenge", [V1])
+    standin.set_txt("example.org", "_acme-challenge", [V2])
+    path = write_journal(directory, "3-part.json", standin.api_url, [
+        record("example.com", "_acme-challenge", V1), record("example.org", "_acme-challenge", V2)])
+    standin.add_fault(method="PATCH", path=r"/domains/example\.org/.*", status=403, times=-1)
+    recover(standin, directory)
+    assert standin.txt("example.com", "_acme-challenge") is None
+    assert standin.txt("example.org", "_acme-challenge") == [V2]
+    assert json.loads(path.read_text())["records"] == [record("example.org", "_acme-challenge", V2)]
+    standin.faults.clear()
+    recover(standin, directory)
+    assert not path.exists() and standin.challenge_records() == {}
+
+
+def test_recovery_failures_keep_the_journal(standin: StandIn, tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    standin.set_txt("example.com", "_acme-challenge", [V1])
+    path = write_journal(directory, "7-gg.json", standin.api_url, [record("example.com", "_acme-challenge", V1)])
+    before = path.read_bytes()
+    standin.add_fault(method="PATCH", status=403, times=-1)
+    recover(standin, directory)
+    assert path.read_bytes() == before and standin.txt("example.com", "_acme-challenge") == [V1]
+
+
+def test_a_journal_that_cannot_be_written_does_not_stop_the_run(standin: StandIn, tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(blocker / "j"), CREDS, standin.api_url))
+    recs.add([("_acme-challenge.example.com", V1)])
+    assert recs.remove_all() == [] and standin.challenge_records() == {}
+    assert sum("Cannot write the journal" in m for m in caplog.messages) == 1
+
+
+@pytest.fixture(autouse=True)
+def _info(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)

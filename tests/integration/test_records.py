@@ -1,0 +1,207 @@
+"""Batching: one write per validation name, zones found first, exact cleanup."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from certbot_dns_gandi_pat._internal import journal, livedns
+from certbot_dns_gandi_pat._internal.records import ChallengeRecords
+from tests.helpers import client_for
+from teststack.standin import Fault, StandIn
+
+
+def test_apex_and_wildcard_share_one_write_and_one_removal(standin: StandIn) -> None:
+    client = client_for(standin)
+    recs = ChallengeRecords(client)
+    recs.add([("_acme-challenge.example.com", "apex"), ("_acme-challenge.example.com", "wild"),
+              ("_acme-challenge.example.com", "apex")])
+    assert standin.txt("example.com", "_acme-challenge") == ["apex", "wild"]
+    assert standin.count("POST") == 1 and standin.count("GET") == 1  # one listing
+    assert recs.remove_all() == []
+    assert standin.txt("example.com", "_acme-challenge") is None
+    assert recs.written == {}
+
+
+def test_request_count_for_many_names(standin: StandIn) -> None:
+    client = client_for(standin)
+    names = [f"_acme-challenge.h{i}.example.com" for i in range(10)] + \
+            [f"_acme-challenge.h{i}.example.org" for i in range(10)]
+    recs = ChallengeRecords(client)
+    recs.add([(n, "v") for n in names])
+    assert recs.remove_all() == []
+    # 1 listing + 20 POST + 20 PATCH + 1 GET learning how emptied rrsets behave
+    assert client.requests_sent == 1 + 20 + 20 + 1 == standin.count()
+    assert standin.challenge_records() == {}
+
+
+def test_sub_zone_wins_over_parent(standin: StandIn) -> None:
+    recs = ChallengeRecords(client_for(standin))
+    located = recs.add([("_acme-challenge.www.sub.example.com", "v")])
+    rrset = located["_acme-challenge.www.sub.example.com"]
+    assert (rrset.zone, rrset.name) == ("sub.example.com", "_acme-challenge.www")
+
+
+def test_an_unknown_zone_stops_before_any_write(standin: StandIn) -> None:
+    recs = ChallengeRecords(client_for(standin))
+    with pytest.raises(livedns.ZoneNotFoundError, match="nowhere.test"):
+        recs.add([("_acme-challenge.example.com", "v"), ("_acme-challenge.nowhere.test", "w")])
+    assert standin.count("POST") == 0 and recs.written == {}
+
+
+DUPLICATE = '{"status": "error", "errors": [{"name": "rrset_values", "description": "duplicate value"}]}'
+
+
+def test_a_refused_merge_after_our_own_lost_post_is_a_done_write(standin: StandIn) -> None:
+    """POST applied but its answer lost, sent again: 409; the merge then refused (a duplicate value)."""
+    standin.add_fault(method="POST", action="apply_then_drop")
+    standin.add_fault(method="PATCH", status=400, body=DUPLICATE)
+    recs = ChallengeRecords(client_for(standin))
+    recs.add([("_acme-challenge.example.com", "ours")])
+    assert standin.txt("example.com", "_acme-challenge") == ["ours"]
+    assert recs.remove_all() == []
+    assert standin.challenge_records() == {}
+
+
+def test_a_refused_merge_after_a_conflict_is_not_taken_for_nothing_written(standin: StandIn) -> None:
+    """The 409 may have answered a POST of ours that lands later: cleanup must still look for it."""
+    standin.add_fault(method="POST", status=409, body='{"code": 409, "message": "exists", "object": "HTTPConflict"}')
+    standin.add_fault(method="PATCH", status=400, body=DUPLICATE)
+    recs = ChallengeRecords(client_for(standin), write_bound=0.2, settle=0.1)
+    with pytest.raises(livedns.LiveDNSError, match="HTTP 400") as err:
+        recs.add([("_acme-challenge.example.com", "ours")])
+    assert not err.value.refused
+    standin.set_txt("example.com", "_acme-challenge", ["ours"])  # the lost POST lands after all
+    patches = standin.count("PATCH")
+    assert recs.remove_all() == []
+    assert standin.count("PATCH") > patches  # looked for, not skipped as never written
+    assert standin.challenge_records() == {}
+
+
+def test_a_refused_later_write_does_not_forget_an_earlier_one(standin: StandIn, tmp_path: Path) -> None:
+    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(tmp_path / "j"), "/etc/g.ini",
+                                                                         standin.api_url))
+    recs.add([("_acme-challenge.example.com", "first")])
+    standin.add_fault(method="POST", status=403,
+                      body='{"code": 403, "message": "Forbidden", "object": "HTTPForbidden", "cause": "Forbidden"}')
+    with pytest.raises(livedns.ForbiddenError):
+        recs.add([("_acme-challenge.example.com", "second")])
+    assert list((tmp_path / "j").glob("*.json"))  # still journalled
+    assert recs.remove_all() == []
+    assert standin.challenge_records() == {}
+
+
+def test_partial_failure_is_reported_and_everything_written_is_removed(standin: StandIn) -> None:
+    standin.faults.append(Fault(method="POST", path=r"/domains/example\.org/.*", status=400, times=-1,
+                                body='{"status": "error", "errors": [{"name": "x", "description": "broken"}]}'))
+    recs = ChallengeRecords(client_for(standin))
+    with pytest.raises(livedns.LiveDNSError, match="Could not create every challenge record.*broken"):
+        recs.add([("_acme-challenge.a.example.com", "v1"), ("_acme-challenge.b.example.org", "v2")])
+    assert standin.txt("example.com", "_acme-challenge.a") == ["v1"]
+    standin.faults.clear()
+    assert recs.remove_all() == []
+    assert standin.challenge_records() == {}
+
+
+def test_values_of_others_survive_and_failures_are_listed(standin: StandIn) -> None:
+    standin.set_txt("example.com", "_acme-challenge", ["google-site-verification=abc"])
+    recs = ChallengeRecords(client_for(standin))
+    recs.add([("_acme-challenge.example.com", "ours")])
+    assert standin.txt("example.com", "_acme-challenge") == ["google-site-verification=abc", "ours"]
+    standin.faults.append(Fault(method="PATCH", status=400, times=-1, body='{"message": "nope"}'))
+    failures = recs.remove_all()
+    assert len(failures) == 1 and "_acme-challenge.example.com TXT ours" in failures[0]
+    assert "nope" in failures[0]
+    standin.faults.clear()
+    assert recs.remove_all() == []
+    assert standin.txt("example.com", "_acme-challenge") == ["google-site-verification=abc"]
+
+
+def test_cname_target_is_written(standin: StandIn) -> None:
+    recs = ChallengeRecords(client_for(standin), resolve_target=lambda n: "example-com.acme.example.org")
+    located = recs.add([("_acme-challenge.example.com", "v")])
+    assert located["_acme-challenge.example.com"].fqdn == "example-com.acme.example.org"
+    assert standin.txt("example.org", "example-com.acme") == ["v"]
+
+
+def test_writes_run_concurrently_but_bounded(standin: StandIn) -> None:
+    standin.latency = 0.05
+    peak, active, lock = [0], [0], threading.Lock()
+    original = standin.handle
+
+    def counting(*args):  # type: ignore[no-untyped-def]
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        try:
+            import time
+            time.sleep(0.02)
+            return original(*args)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    standin.handle = counting  # type: ignore[method-assign]
+    recs = ChallengeRecords(client_for(standin), concurrency=4)
+    recs.add([(f"_acme-challenge.h{i}.example.com", "v") for i in range(12)])
+    assert 2 <= peak[0] <= 4
+    assert recs.remove_all() == []
+
+
+# ------------------------------------------------- signals, refusals, late writes
+
+class Interrupted(Exception):
+    """Stands for certbot's SignalExit, raised in the main thread by a signal handler."""
+
+
+def test_a_signal_during_a_single_write_does_not_race_the_cleanup(standin: StandIn,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    standin.add_fault(method="POST", action="delay", hang_seconds=1.0)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    recs = ChallengeRecords(client_for(standin))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(Interrupted):
+            recs.add([("_acme-challenge.example.com", "apex"), ("_acme-challenge.example.com", "wild")])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    # The write is still in flight; cleanup waits for it instead of racing it.
+    assert recs.remove_all() == []
+    assert standin.challenge_records() == {}
+    assert [m for m, _, _ in standin.log if m in ("POST", "PATCH")] == ["POST", "PATCH"]
+    assert "Removed 2 TXT value(s) at _acme-challenge.example.com" in caplog.messages
+
+
+def test_cleanup_skips_what_gandi_refused_to_write(standin: StandIn) -> None:
+    standin.add_fault(method="POST", path=r"/domains/example\.org/.*", status=403, times=-1)
+    recs = ChallengeRecords(client_for(standin))
+    with pytest.raises(livedns.ForbiddenError):
+        recs.add([("_acme-challenge.example.com", "a"), ("_acme-challenge.example.org", "b")])
+    assert recs.remove_all() == []
+    patched = [p for m, p, _ in standin.log if m == "PATCH"]
+    assert patched == ["/v5/livedns/domains/example.com/records/_acme-challenge/TXT"]
+    assert standin.challenge_records() == {}
+
+
+def test_removed_is_said_only_for_values_confirmed_gone(standin: StandIn, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    recs = ChallengeRecords(client_for(standin))
+    recs.add([("_acme-challenge.example.com", "ours")])
+    standin.set_txt("example.com", "_acme-challenge", ["google-site-verification=abc", "ours"])
+    standin.add_fault(method="PATCH", status=200, body="<html>proxy page</html>")
+    standin.add_fault(method="GET", path=r"/domains/example\.com/records/.*", status=200, body='{"rrset_values": null}')
+    failures = recs.remove_all()
+    assert len(failures) == 1 and "nothing was concluded" in failures[0]
+    assert not any(m.startswith("Removed") for m in caplog.messages)
+    assert standin.txt("example.com", "_acme-challenge") == ["google-site-verification=abc", "ours"]
+    assert standin.count("DELETE") == 0
