@@ -168,23 +168,6 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert err.value.code == 0 and capsys.readouterr().out.strip() == f"certbot-dns-gandi-pat {__version__}"
 
 
-def test_render_redacts_and_marks() -> None:
-    checks = [report.Check("a", "pass", "fine"), report.Check("b", "fail", f"oops {FAKE_TOKEN}", "do this")]
-    text = report.render(checks, False, FAKE_TOKEN)
-    assert "[ ok ] a: fine" in text and "[FAIL] b: oops ***" in text and "-> do this" in text
-    data = json.loads(report.render(checks, True, FAKE_TOKEN))
-    assert data["ok"] is False and data["exit_code"] == report.CRITICAL and FAKE_TOKEN not in json.dumps(data)
-
-
-def test_exit_code_precedence() -> None:
-    def code(*statuses: str) -> int:
-        return report.exit_code([report.Check(s, s, "") for s in statuses])
-    assert code("pass") == report.OK and code() == report.OK
-    assert code("pass", "skip") == report.UNKNOWN
-    assert code("skip", "warn") == report.WARNING
-    assert code("warn", "fail", "skip") == report.CRITICAL
-
-
 def test_internationalized_domains_use_idna_2008(tmp_path: Path, standin: StandIn) -> None:
     standin.add_zone("xn--strae-oqa.example")
     _, out = run("--credentials", ini(tmp_path, standin, dns_gandi_token=FAKE_TOKEN), "straße.example")

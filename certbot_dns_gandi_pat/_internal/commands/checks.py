@@ -1,18 +1,75 @@
-"""What the operator commands check the same way: a domain's zone, the write test."""
+"""What the operator commands check the same way: the credential, the token, a domain's zone,
+the write test. Each command phrases the outcome its own way; the facts are found here once.
+
+Rules (tests/integration/test_doctor.py, test_rotate.py, test_renewals.py):
+
+* A credential LiveDNS refuses is rejected; one it cannot be asked about is
+  unknown, never rejected. A credential that may not list domains is accepted.
+* A zone counts as reachable only when a request scoped to it is allowed.
+* The write test removes its record through the plugin's own cleanup, on
+  failure, on an unknown outcome and on Ctrl-C or SIGTERM; a record that
+  cannot be removed is named in the output and in the ledger.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from dataclasses import dataclass
 from typing import Optional
 
-from certbot_dns_gandi_pat._internal import dnscheck, livedns
+from certbot_dns_gandi_pat._internal import dnscheck, livedns, tokens
 from certbot_dns_gandi_pat._internal.certbot_files import files
 from certbot_dns_gandi_pat._internal.commands.report import FAIL, PASS, Check
 from certbot_dns_gandi_pat._internal.records import ChallengeRecords
 
 REQUIRED_SCOPE = "domain:tech"
 DISTRIBUTION = "certbot-dns-gandi-pat"
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """What LiveDNS said of a credential: accepted (with the domains it lists), rejected, or unknown."""
+
+    accepted: Optional[bool]  # None: could not be asked
+    domains: Optional[int] = None  # None: it may not list domains
+    error: Optional[livedns.LiveDNSError] = None
+
+
+def acceptance(client: livedns.LiveDNSClient) -> Acceptance:
+    try:
+        count = len(client.list_domains())
+    except livedns.ForbiddenError:
+        return Acceptance(True)
+    except livedns.LiveDNSError as exc:
+        return Acceptance(False if exc.refused else None, error=exc)
+    return Acceptance(True, count)
+
+
+@dataclass(frozen=True)
+class Token:
+    """A Personal Access Token as /tokeninfo describes it, judged once."""
+
+    info: tokens.TokenInfo
+    now: dt.datetime
+
+    @property
+    def name(self) -> str:
+        """`` "name"`` for messages, or nothing."""
+        return f' "{self.info.name}"' if self.info.name else ""
+
+    @property
+    def expired(self) -> bool:
+        return self.info.expires_at is not None and self.info.expires_at <= self.now
+
+    @property
+    def lacks_scope(self) -> bool:
+        """Whether /tokeninfo shows the permissions and the one needed is not among them."""
+        return self.info.scopes is not None and REQUIRED_SCOPE not in self.info.scopes
+
+    @property
+    def scopes(self) -> str:
+        return ", ".join(self.info.scopes or ()) or "none"
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
-"""Diagnostics: ``certbot-dns-gandi-pat doctor``.
+"""``certbot-dns-gandi-pat doctor``: is this credentials file ready for these domains?
 
 Each check prints one line with a mark and, when something is wrong, what to
-do about it, under a one-line summary; exit codes as in ``report``.
+do about it, under a one-line summary; exit codes as in ``report``. The checks
+run in order, and later ones are skipped when what they build on failed.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import stat
@@ -14,13 +16,33 @@ from typing import Optional
 
 from certbot_dns_gandi_pat._internal import config, dnscheck, livedns, tokens
 from certbot_dns_gandi_pat._internal.certbot_files import files
-from certbot_dns_gandi_pat._internal.commands import checks
+from certbot_dns_gandi_pat._internal.commands import checks, options, report
 from certbot_dns_gandi_pat._internal.commands.checks import DISTRIBUTION, REQUIRED_SCOPE
 from certbot_dns_gandi_pat._internal.commands.report import FAIL, PASS, SKIP, WARN, Check
 
+NAME = "doctor"
+TITLE = "dns-gandi doctor"
+HELP = "check credentials, token, zones and delegation"
 ENTRY_POINT = "dns-gandi"
 
-# ------------------------------------------------------------------ checks
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--credentials", required=True, help="the credentials INI file")
+    options.nameservers(parser, "ask instead")
+    parser.add_argument("--write-test", action="store_true",
+                        help="also create and remove a TXT record in each domain's zone")
+    options.json_output(parser)
+    options.expiry_warning_days(parser)
+    parser.add_argument("domains", nargs="*", metavar="DOMAIN")
+
+
+def run(args: argparse.Namespace, out: report.Output) -> int:
+    doctor = Doctor(args.credentials, args.domains, nameservers=args.nameservers,
+                    write_test=args.write_test, expiry_days=args.expiry_warning_days, ledger=out.ledger)
+    found = doctor.run()
+    out.secret(doctor.secret)  # no check prints the credential; this makes sure none ever does
+    return out.emit(report.checks_report(TITLE, found))
+
 
 class Doctor:
     """Runs the checks in order; later checks are skipped when a basis is missing."""
@@ -103,16 +125,15 @@ class Doctor:
         return gandi
 
     def check_accepted(self, client: livedns.LiveDNSClient) -> bool:
-        try:
-            count = len(client.list_domains())
-        except livedns.ForbiddenError:
-            self.add("credential", PASS, "accepted by LiveDNS (it may not list domains)")
-            return True
-        except livedns.LiveDNSError as exc:
+        said = checks.acceptance(client)
+        if said.error is not None:
             # Rejected is CRITICAL; unreachable or failing LiveDNS is "could not check".
-            self.add("credential", FAIL if exc.refused else SKIP, exc.headline, exc.advice)
+            self.add("credential", FAIL if said.accepted is False else SKIP, said.error.headline, said.error.advice)
             return False
-        self.add("credential", PASS, f"accepted by LiveDNS; {count} domain(s) visible")
+        if said.domains is None:
+            self.add("credential", PASS, "accepted by LiveDNS (it may not list domains)")
+        else:
+            self.add("credential", PASS, f"accepted by LiveDNS; {said.domains} domain(s) visible")
         return True
 
     def check_token(self, client: livedns.LiveDNSClient, gandi: config.GandiConfig) -> None:
@@ -125,33 +146,26 @@ class Doctor:
             self.add("token", SKIP, f"token information unreadable: {gandi.tokeninfo_url} gave "
                      f"{info.problem}")
             return
-        name = f'"{info.name}"' if info.name else "(unnamed)"
+        token = checks.Token(info, dt.datetime.now(dt.timezone.utc))
+        name = token.name.strip() or "(unnamed)"
         when = info.expires_at
         if when is None:
             self.add("token expiry", SKIP, f"token {name}: expiry unknown")
+        elif token.expired:
+            self.add("token expiry", FAIL, f"token {name} expired on {when:%Y-%m-%d}", config.PAT_HOWTO)
         else:
-            now = dt.datetime.now(dt.timezone.utc)
-            days = tokens.days_left(info, now)
-            if when <= now:
-                self.add("token expiry", FAIL, f"token {name} expired on {when:%Y-%m-%d}",
-                         config.PAT_HOWTO)
-            elif tokens.expires_within(info, self.expiry_days, now):
-                self.add("token expiry", WARN,
-                         f"token {name} expires in {days} day(s), on {when:%Y-%m-%d}",
-                         "create a new token and run `certbot-dns-gandi-pat rotate` before that date")
-            else:
-                self.add("token expiry", PASS,
-                         f"token {name} expires in {days} day(s), on {when:%Y-%m-%d}")
-        scopes = info.scopes
-        if scopes is None:
+            days = tokens.days_left(info, token.now)
+            status = WARN if tokens.expires_within(info, self.expiry_days, token.now) else PASS
+            self.add("token expiry", status, f"token {name} expires in {days} day(s), on {when:%Y-%m-%d}",
+                     "create a new token and run `certbot-dns-gandi-pat rotate` before that date"
+                     if status == WARN else "")
+        if info.scopes is None:
             self.add("token scopes", SKIP, "scopes unknown")
-        elif REQUIRED_SCOPE in scopes:
-            self.add("token scopes", PASS, ", ".join(scopes))
+        elif token.lacks_scope:
+            self.add("token scopes", FAIL, f"{REQUIRED_SCOPE} missing (has: {token.scopes})",
+                     "create a token with the permission \"Manage domain name technical configurations\"")
         else:
-            self.add("token scopes", FAIL,
-                     f"{REQUIRED_SCOPE} missing (has: {', '.join(scopes) or 'none'})",
-                     "create a token with the permission \"Manage domain name technical "
-                     "configurations\"")
+            self.add("token scopes", PASS, token.scopes)
 
     def check_domain(self, client: livedns.LiveDNSClient, domain: str) -> None:
         label = f"domain {domain}"
@@ -172,14 +186,14 @@ class Doctor:
             self.add(label, FAIL if known else SKIP, exc.headline, exc.advice)
             return
         except dnscheck.DNSCheckError as exc:
-            self.add(label, FAIL, str(exc))
+            self.add(label, FAIL, exc.headline)
             return
         zone = reach.zone
         self.add(label, PASS, f"{reach.challenge}{reach.via} is written in LiveDNS zone {zone}")
         try:
             ours = sorted(client.nameservers(zone))
         except livedns.LiveDNSError as exc:
-            self.add(f"{label} nameservers", FAIL, str(exc))
+            self.add(f"{label} nameservers", FAIL, exc.headline, exc.advice)
             return
         public = dnscheck.zone_nameservers(zone, servers=self.nameservers)
         if not public:

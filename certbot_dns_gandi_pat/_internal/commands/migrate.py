@@ -21,18 +21,21 @@ file. Running it again finds nothing to do.
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Optional, TextIO
+from typing import Any, Optional
 
-from certbot_dns_gandi_pat._internal import config, redact
+from certbot_dns_gandi_pat._internal import config
 from certbot_dns_gandi_pat._internal.certbot_files import files, inifile, lineages
-from certbot_dns_gandi_pat._internal.commands import report
+from certbot_dns_gandi_pat._internal.commands import options, report
 
+NAME = "migrate"
 TITLE = "dns-gandi migrate"
+HELP = "rewrite old certbot-plugin-gandi:dns configurations"
 RENEWAL, CREDENTIALS = "renewal configuration", "credentials file"
 _ASSIGNMENT = re.compile(r"^(?P<head>[ \t]*[#;]?[ \t]*(?P<key>[^=\s#;]+)[ \t]*=[ \t]*)(?P<value>.*?)(?P<end>\r?\n?)$")
 
@@ -190,7 +193,7 @@ def mask(line: str) -> str:
     return match.group("head") + "***" + end
 
 
-def diff(change: Change, secrets: Iterable[str]) -> str:
+def diff(change: Change) -> str:
     before = change.snap.data.decode("utf-8").splitlines(keepends=True)
     after = change.after.decode("utf-8").splitlines(keepends=True)
     # A credentials file shows only the lines that change, masked.
@@ -198,97 +201,84 @@ def diff(change: Change, secrets: Iterable[str]) -> str:
     if change.secret:
         before, after, context = [mask(x) for x in before], [mask(x) for x in after], 0
     lines = difflib.unified_diff(before, after, change.path, f"{change.path} (migrated)", n=context)
-    text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-    return redact.redact(text, *secrets)
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-def run(config_dir: str, dry_run: bool, out: TextIO, ledger: Optional[files.Ledger] = None) -> int:
-    config_dir = os.path.abspath(config_dir)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    options.config_dir(parser)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the changes (credential values masked) and write nothing")
+
+
+def run(args: argparse.Namespace, out: report.Output) -> int:
+    config_dir = os.path.abspath(args.config_dir)
     try:
         # Looked at first without the lock, so that a dry run, a run with nothing
         # to do, or one that is refused, leaves no trace at all (not even a lock file).
         plan = make_plan(config_dir)
-        settled = _settled(plan, config_dir, out)
-        if settled is not None:
-            return settled
-        if dry_run:
-            return _dry_run(plan, config_dir, out)
-        with files.certbot_lock(config_dir):
-            return _migrate(config_dir, out, ledger)
+        out.secret(*plan.secrets)
+        found = _settled(plan, config_dir)
+        if found is None and args.dry_run:
+            found = _dry_run(plan, config_dir)
+        if found is None:
+            with files.certbot_lock(config_dir):
+                found = _migrate(config_dir, out)
     except lineages.LineageError as exc:
-        print(f"{TITLE} UNKNOWN - {exc}", file=out)
-        return report.UNKNOWN
+        found = report.Report(TITLE, report.UNKNOWN, exc.headline)
     except files.FileChangeError as exc:
-        print(f"{TITLE} CRITICAL - refused: {exc}", file=out)
-        return report.CRITICAL
+        found = report.Report(TITLE, report.CRITICAL, f"refused: {exc.headline}")
+    return out.emit(found)
 
 
-def _settled(plan: Plan, config_dir: str, out: TextIO) -> Optional[int]:
-    """The exit status when the plan is refused or has nothing to change; None when there is work."""
+def _settled(plan: Plan, config_dir: str) -> Optional[report.Report]:
+    """The report when the plan is refused or has nothing to change; None when there is work."""
     if plan.refusals:
-        return _refused(plan, out)
+        return report.Report(TITLE, report.CRITICAL, f"refused, nothing was changed: {len(plan.refusals)} "
+                             "problem(s)", [f"[FAIL] {refusal}" for refusal in plan.refusals])
     if plan.changes:
         return None
     if not plan.current:
-        print(f"{TITLE} OK - nothing to migrate: no lineage under {config_dir} uses a Gandi authenticator",
-              file=out)
-    else:
-        print(f"{TITLE} OK - nothing to migrate: {len(plan.current)} lineage(s) already use the current "
-              f"form ({', '.join(plan.current)})", file=out)
-    return report.OK
+        return report.Report(TITLE, report.OK, f"nothing to migrate: no lineage under {config_dir} uses a "
+                             "Gandi authenticator")
+    return report.Report(TITLE, report.OK, f"nothing to migrate: {len(plan.current)} lineage(s) already use "
+                         f"the current form ({', '.join(plan.current)})")
 
 
-def _refused(plan: Plan, out: TextIO) -> int:
-    print(f"{TITLE} CRITICAL - refused, nothing was changed: {len(plan.refusals)} problem(s)", file=out)
-    for refusal in plan.refusals:
-        print(f"[FAIL] {redact.redact(refusal, *plan.secrets)}", file=out)
-    return report.CRITICAL
-
-
-def _dry_run(plan: Plan, config_dir: str, out: TextIO) -> int:
-    print(f"{TITLE} OK - dry run: {len(plan.changes)} file(s) would change for "
-          f"{', '.join(plan.legacy) or 'the credentials of current lineages'}; nothing was written", file=out)
+def _dry_run(plan: Plan, config_dir: str) -> report.Report:
+    lines = []
     if files.certbot_running(config_dir):
-        print(f"[warn] certbot is running now (it holds {os.path.join(config_dir, files.LOCK_NAME)}): "
-              "migrate will refuse until it has finished", file=out)
-    for warning in plan.warnings:
-        print(f"[warn] {redact.redact(warning, *plan.secrets)}", file=out)
-    for change in plan.changes:
-        print(f"{change.path} ({change.kind}): {'; '.join(change.notes)}", file=out)
-    for change in plan.changes:
-        print(diff(change, plan.secrets), end="", file=out)
-    return report.OK
+        lines.append(f"[warn] certbot is running now (it holds {os.path.join(config_dir, files.LOCK_NAME)}): "
+                     "migrate will refuse until it has finished")
+    lines += [f"[warn] {warning}" for warning in plan.warnings]
+    lines += [f"{change.path} ({change.kind}): {'; '.join(change.notes)}" for change in plan.changes]
+    lines += [diff(change).rstrip("\n") for change in plan.changes]
+    return report.Report(TITLE, report.OK, f"dry run: {len(plan.changes)} file(s) would change for "
+                         f"{', '.join(plan.legacy) or 'the credentials of current lineages'}; nothing was written",
+                         lines)
 
 
-def _migrate(config_dir: str, out: TextIO, ledger: Optional[files.Ledger]) -> int:
+def _migrate(config_dir: str, out: report.Output) -> report.Report:
     plan = make_plan(config_dir)  # made again under the lock: nothing can change it now
-    settled = _settled(plan, config_dir, out)
+    out.secret(*plan.secrets)
+    settled = _settled(plan, config_dir)
     if settled is not None:
         return settled
     # Credentials first: a lineage left in the old form by a failure fails as it
     # did before, while a migrated lineage never points at an unmigrated INI.
     ordered = sorted(plan.changes, key=lambda c: c.kind != CREDENTIALS)
     for change in ordered:
-        if ledger is not None:
-            ledger.unchanged(change.path)
+        out.ledger.unchanged(change.path)
     done: list[str] = []
     for change in ordered:
         try:
-            saved = files.rewrite(change.snap, change.after, secret=change.secret, ledger=ledger)
+            saved = files.rewrite(change.snap, change.after, secret=change.secret, ledger=out.ledger)
         except (OSError, files.FileChangeError) as exc:
-            reason = exc if isinstance(exc, files.FileChangeError) else exc.strerror
-            print(f"{TITLE} CRITICAL - stopped at {change.path}: {reason}; that file is unchanged",
-                  file=out)
-            for line in done:
-                print(line, file=out)
-            return report.CRITICAL
+            reason = exc.headline if isinstance(exc, files.FileChangeError) else exc.strerror
+            return report.Report(TITLE, report.CRITICAL, f"stopped at {change.path}: {reason}; that file is "
+                                 "unchanged", done)
         done.append(f"[ ok ] {change.path}: {'; '.join(change.notes)} (backup: {saved})")
-    print(f"{TITLE} OK - rewrote {len(done)} file(s) for {', '.join(plan.legacy) or 'current lineages'}",
-          file=out)
-    for line in done:
-        print(line, file=out)
-    for warning in plan.warnings:
-        print(f"[warn] {redact.redact(warning, *plan.secrets)}", file=out)
-    print(f"Next: `certbot-dns-gandi-pat renewals --config-dir {config_dir}` shows whether each renewal "
-          "will now succeed; `certbot renew --dry-run` tries them.", file=out)
-    return report.OK
+    lines = done + [f"[warn] {warning}" for warning in plan.warnings]
+    lines.append(f"Next: `certbot-dns-gandi-pat renewals --config-dir {config_dir}` shows whether each renewal "
+                 "will now succeed; `certbot renew --dry-run` tries them.")
+    return report.Report(TITLE, report.OK, f"rewrote {len(done)} file(s) for "
+                         f"{', '.join(plan.legacy) or 'current lineages'}", lines)

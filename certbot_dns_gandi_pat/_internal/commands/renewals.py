@@ -20,37 +20,31 @@ secret is printed: the whole output is redacted with every credential read.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import itertools
-import json
 import os
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from certbot_dns_gandi_pat._internal import config, dnscheck, livedns, redact, tokens
+from certbot_dns_gandi_pat._internal import config, dnscheck, livedns, tokens
 from certbot_dns_gandi_pat._internal.certbot_files import lineages
-from certbot_dns_gandi_pat._internal.commands import checks, report
+from certbot_dns_gandi_pat._internal.commands import checks, options, report
 from certbot_dns_gandi_pat._internal.commands.report import FAIL, PASS, SKIP, WARN
 
+NAME = "renewals"
 TITLE = "dns-gandi renewals"
+HELP = "will every dns-gandi renewal on this machine succeed?"
 VERDICT_WORDS = {PASS: "ok", WARN: "needs attention soon", FAIL: "will fail at the next renewal",
                  SKIP: "unknown"}
 # certbot runs twice a day, after a random sleep: a renewal is late only past this.
 OVERDUE_GRACE = dt.timedelta(days=2)
-_ORDER = {FAIL: 0, WARN: 1, SKIP: 2, PASS: 3}
 
 
 @dataclass(frozen=True)
 class Finding:
-    status: str
-    detail: str
-    advice: str = ""
-
-
-@dataclass
-class ZoneResult:
     status: str
     detail: str
     advice: str = ""
@@ -70,7 +64,7 @@ class Credentials:
     missing: bool = False
     token: Optional[tokens.TokenInfo] = None
     rejected: Optional[str] = None  # LiveDNS refused the credential (HTTP 401)
-    zones: dict[str, ZoneResult] = field(default_factory=dict)
+    zones: dict[str, Finding] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
 
     @property
@@ -142,13 +136,13 @@ def check_remote(state: Credentials, domains: Sequence[str],
                 state.rejected = exc.headline
                 return
             except (livedns.ZoneNotFoundError, livedns.ForbiddenError) as exc:
-                state.zones[domain] = ZoneResult(FAIL, f"{domain}: {exc.headline}", _zone_advice(gandi))
+                state.zones[domain] = Finding(FAIL, f"{domain}: {exc.headline}", _zone_advice(gandi))
                 continue
             except (livedns.LiveDNSError, dnscheck.DNSCheckError) as exc:
-                state.zones[domain] = ZoneResult(SKIP, f"{domain}: could not check the zone: {exc.headline}")
+                state.zones[domain] = Finding(SKIP, f"{domain}: could not check the zone: {exc.headline}")
                 continue
             via = f" (CNAME to {reach.target})" if reach.target != reach.challenge else ""
-            state.zones[domain] = ZoneResult(PASS, f"{domain}{via} in zone {reach.zone}")
+            state.zones[domain] = Finding(PASS, f"{domain}{via} in zone {reach.zone}")
     finally:
         client.close()
 
@@ -164,8 +158,8 @@ def _day(when: dt.datetime) -> str:
 
 
 @dataclass
-class Report:
-    """One lineage's facts and verdict."""
+class Verdict:
+    """One lineage's facts and what they mean for its next renewal."""
 
     lineage: Optional[lineages.Lineage]
     conf: str
@@ -177,7 +171,7 @@ class Report:
 
     @property
     def status(self) -> str:
-        return min((f.status for f in self.findings), key=_ORDER.__getitem__, default=PASS)
+        return report.worst(f.status for f in self.findings)
 
     def add(self, status: str, detail: str, advice: str = "") -> None:
         self.findings.append(Finding(status, detail, advice))
@@ -198,11 +192,11 @@ class Renewals:
         self.warning_days = warning_days
         self.now = now or dt.datetime.now(dt.timezone.utc)
         self.version = tuple(certbot_version) if certbot_version is not None else lineages.certbot_version()
-        self.reports: list[Report] = []
+        self.reports: list[Verdict] = []
         self.problem: Optional[str] = None
         self.secrets: list[str] = []
 
-    def run(self) -> list[Report]:
+    def run(self) -> list[Verdict]:
         try:
             found, broken = lineages.find(self.config_dir)
         except lineages.LineageError as exc:
@@ -218,7 +212,7 @@ class Renewals:
             check_remote(state, sorted({d for x in users for d in x.domains}), self.nameservers)
             self.secrets += state.secrets
         for item in broken:
-            report = Report(None, item.conf)
+            report = Verdict(None, item.conf)
             report.add(FAIL, item.problem, "fix or remove the file; `certbot certificates` lists what "
                        "certbot can read")
             self.reports.append(report)
@@ -226,7 +220,7 @@ class Renewals:
             try:
                 report = self.assess(lineage, files.get(lineage.credentials_path or ""), found, files)
             except Exception as exc:  # one lineage no rule foresaw must not hide the others
-                report = Report(lineage, lineage.conf)
+                report = Verdict(lineage, lineage.conf)
                 report.add(SKIP, f"could not be assessed ({type(exc).__name__}: {exc})",
                            "please report this with the lineage's renewal configuration")
             self.reports.append(report)
@@ -236,8 +230,8 @@ class Renewals:
     # ------------------------------------------------------------- verdicts
 
     def assess(self, lineage: lineages.Lineage, state: Optional[Credentials],
-               everyone: Sequence[lineages.Lineage], files: dict[str, Credentials]) -> Report:
-        report = Report(lineage, lineage.conf, credentials=state)
+               everyone: Sequence[lineages.Lineage], files: dict[str, Credentials]) -> Verdict:
+        report = Verdict(lineage, lineage.conf, credentials=state)
         migrate = f"certbot-dns-gandi-pat migrate --config-dir {self.config_dir}"
         if lineage.certificate_denied:
             report.add(SKIP, f"certificate unreadable for this user: {lineage.certificate_problem}",
@@ -267,7 +261,7 @@ class Renewals:
                 self._zones(report, lineage, state)
         return report
 
-    def _schedule(self, report: Report, lineage: lineages.Lineage) -> None:
+    def _schedule(self, report: Verdict, lineage: lineages.Lineage) -> None:
         plan = lineages.schedule(lineage, self.version, self.now)
         report.schedule = plan
         cert = lineage.certificate
@@ -299,7 +293,7 @@ class Renewals:
                        f"letsencrypt.log) and run `certbot renew --cert-name {lineage.name}`; is "
                        "certbot's timer or cron job running?")
 
-    def _credentials(self, report: Report, lineage: lineages.Lineage, state: Credentials,
+    def _credentials(self, report: Verdict, lineage: lineages.Lineage, state: Credentials,
                      migrate: str) -> None:
         assert lineage.credentials is not None
         if not os.path.isabs(lineage.credentials):
@@ -336,7 +330,7 @@ class Renewals:
                 elif config.LEGACY_PREFIX not in warning:
                     report.add(WARN, warning)
 
-    def _token(self, report: Report, lineage: lineages.Lineage, state: Credentials,
+    def _token(self, report: Verdict, lineage: lineages.Lineage, state: Credentials,
                everyone: Sequence[lineages.Lineage], files: dict[str, Credentials]) -> None:
         gandi = state.gandi
         if gandi is None:
@@ -354,8 +348,9 @@ class Renewals:
             report.add(SKIP, f"token expiry unknown (/tokeninfo: {why})",
                        f"`certbot-dns-gandi-pat doctor --credentials {state.path}` checks the token")
             return
-        name = f' "{info.name}"' if info.name else ""
-        if info.scopes is not None and checks.REQUIRED_SCOPE not in info.scopes:
+        token = checks.Token(info, self.now)
+        name = token.name
+        if token.lacks_scope:
             report.add(FAIL, f"the token{name} lacks the permission {checks.REQUIRED_SCOPE} (\"Manage "
                        "domain name technical configurations\")", rotate)
         expiry = info.expires_at
@@ -364,7 +359,7 @@ class Renewals:
         report.last_safe_day = lineages.last_safe_day(plans, expiry, self.now)
         deadline = f"{rotate} by {report.last_safe_day} at the latest"
         plan = report.schedule
-        if expiry <= self.now:
+        if token.expired:
             report.add(FAIL, f"the token{name} expired on {_day(expiry)}", rotate)
             return
         if plan is None:
@@ -389,7 +384,7 @@ class Renewals:
             report.add(PASS, f"token{name} expires on {_day(expiry)}; last safe day to rotate it: "
                        f"{report.last_safe_day}")
 
-    def _zones(self, report: Report, lineage: lineages.Lineage, state: Credentials) -> None:
+    def _zones(self, report: Verdict, lineage: lineages.Lineage, state: Credentials) -> None:
         if state.rejected or state.gandi is None:
             return
         for domain in lineage.domains:
@@ -407,48 +402,33 @@ class Renewals:
             return report.UNKNOWN
         return report.exit_code(self.checks())
 
-    def summary(self) -> str:
-        code = self.exit_code()
+    def headline(self) -> str:
         if self.problem:
-            return f"{TITLE} UNKNOWN - {self.problem}"
+            return self.problem
         if not self.reports:
-            return (f"{TITLE} UNKNOWN - no lineage under {self.config_dir} uses the dns-gandi "
-                    "authenticator")
+            return f"no lineage under {self.config_dir} uses the dns-gandi authenticator"
         parts = []
-        for status in (FAIL, WARN, SKIP, PASS):
+        for status in report.WORST_FIRST:
             names = [c.name for c in self.checks() if c.status == status]
             if names:
                 words = VERDICT_WORDS[status]
                 if len(names) > 1 and status == WARN:
                     words = "need attention soon"
                 parts.append(f"{len(names)} {words}")
-        worst = {report.CRITICAL: FAIL, report.WARNING: WARN, report.UNKNOWN: SKIP}.get(code)
-        which = [c.name for c in self.checks() if c.status == worst]
-        return f"{TITLE} {report.VERDICTS[code]} - {', '.join(parts)}" + (f" ({', '.join(which)})" if which else "")
+        worst = report.worst(c.status for c in self.checks())
+        which = [c.name for c in self.checks() if c.status == worst and worst != PASS]
+        return ", ".join(parts) + (f" ({', '.join(which)})" if which else "")
 
-    def render(self, as_json: bool) -> str:
-        text = json.dumps(self.as_dict(), indent=2) if as_json else self._text()
-        # No line quotes a credential; this makes sure none ever does.
-        return redact.redact(text, *self.secrets)
-
-    def _text(self) -> str:
-        lines = [self.summary()]
+    def to_report(self) -> report.Report:
+        lines = []
         for item in self.reports:
             lines.append(f"{report.MARKS[item.status]} {_line(item)}")
-            advice = [f.advice for f in item.findings if f.advice and f.status != PASS]
-            lines += [f"       -> {a}" for a in dict.fromkeys(advice)]
-        return "\n".join(lines)
-
-    def as_dict(self) -> dict[str, Any]:
-        code = self.exit_code()
-        return {
-            "ok": code == report.OK, "exit_code": code, "verdict": report.VERDICTS[code],
-            "summary": self.summary(), "config_dir": self.config_dir,
-            "lineages": [_report_dict(r) for r in self.reports],
-        }
+            lines += report.advice_lines(f.advice for f in item.findings if f.status != PASS)
+        return report.Report(TITLE, self.exit_code(), self.headline(), lines,
+                             {"config_dir": self.config_dir, "lineages": [_report_dict(r) for r in self.reports]})
 
 
-def _line(report: Report) -> str:
+def _line(report: Verdict) -> str:
     lineage = report.lineage
     problems = [f.detail for f in report.findings if f.status != PASS]
     notes = [f.detail for f in report.findings if f.status == PASS]
@@ -476,7 +456,7 @@ def _iso(when: Optional[dt.datetime]) -> Optional[str]:
     return when.isoformat(timespec="seconds") if when else None
 
 
-def _report_dict(report: Report) -> dict[str, Any]:
+def _report_dict(report: Verdict) -> dict[str, Any]:
     lineage, state = report.lineage, report.credentials
     cert = lineage.certificate if lineage else None
     token = state.token if state else None
@@ -507,3 +487,18 @@ def _report_dict(report: Report) -> dict[str, Any]:
         "last_safe_day": report.last_safe_day.isoformat() if report.last_safe_day else None,
         "findings": [{"status": f.status, "detail": f.detail, "advice": f.advice} for f in report.findings],
     }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    options.config_dir(parser)
+    options.json_output(parser)
+    options.nameservers(parser, "follow CNAMEs through")
+    options.expiry_warning_days(parser, "a token expires")
+
+
+def run(args: argparse.Namespace, out: report.Output) -> int:
+    check = Renewals(args.config_dir, nameservers=args.nameservers,
+                     warning_days=args.expiry_warning_days)
+    check.run()
+    out.secret(*check.secrets)  # no line quotes a credential; this makes sure none ever does
+    return out.emit(check.to_report())

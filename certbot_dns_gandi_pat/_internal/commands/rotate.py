@@ -26,31 +26,37 @@ Exit status: 0 done (or, with ``--dry-run``, would be done), 2 refused,
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import getpass
 import hashlib
 import os
 import stat
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, TextIO
 
-from certbot_dns_gandi_pat._internal import config, dnscheck, livedns, redact, tokens
+from certbot_dns_gandi_pat._internal import config, dnscheck, livedns, tokens
 from certbot_dns_gandi_pat._internal.certbot_files import files, inifile, lineages
-from certbot_dns_gandi_pat._internal.commands import checks, report
+from certbot_dns_gandi_pat._internal.commands import checks, options, report
 from certbot_dns_gandi_pat._internal.commands.report import FAIL, PASS, SKIP, WARN
+from certbot_dns_gandi_pat._internal.errors import GandiPatError
 
+NAME = "rotate"
 TITLE = "dns-gandi rotate"
+HELP = ("replace the token in a credentials file, after checking it; the new token is read from "
+        "standard input")
 MAX_INPUT = 4096
 PROMPT = "New Gandi Personal Access Token (input is not shown): "
 
 
-class Stop(Exception):
+class Stop(GandiPatError):
     """The rotation stops here; ``code`` is the exit status."""
 
     def __init__(self, message: str, code: int, advice: str = "") -> None:
-        super().__init__(message)
-        self.code, self.advice = code, advice
+        super().__init__(message, advice)
+        self.code = code
 
 
 def refused(message: str, advice: str = "") -> Stop:
@@ -116,7 +122,7 @@ class Rotation:
 
     # ----------------------------------------------------------- the steps
 
-    def run(self, stdin: TextIO, out: TextIO) -> int:
+    def run(self, stdin: TextIO) -> report.Report:
         path = os.path.abspath(os.path.expanduser(self.credentials))
         try:
             old = self.read_file(path)
@@ -149,9 +155,8 @@ class Rotation:
             change = (f"{path} line {old.entry.index + 1}: {old.entry.key} ({fingerprint(old.secret)}) "
                       f"-> {config.TOKEN} ({fingerprint(token)})")
             if self.dry_run:
-                self.print(out, f"{TITLE} OK - dry run: every check passed; would change {change}; "
-                           "nothing was written")
-                return report.OK
+                return self.report(report.OK, f"dry run: every check passed; would change {change}; "
+                                   "nothing was written")
             backup = self.write(old)
             self.add("credentials file", PASS, f"{change}; backup {backup}")
             mode = stat.S_IMODE(os.stat(path).st_mode)
@@ -161,17 +166,12 @@ class Rotation:
             if old.entry.key == config.TOKEN and config.API_KEY in old.values:
                 self.add("credentials file", WARN, f"{config.API_KEY} in {path} is not used (the token is)",
                          f"delete the {config.API_KEY} line")
-            self.done(out, path, old, token, old_name, users)
-            return report.OK
+            return self.done(path, old, token, old_name, users)
         except Stop as stop:
-            if stop.code == report.CRITICAL:
-                head = f"{TITLE} CRITICAL - refused, nothing was changed: {stop}"
-            else:
-                head = f"{TITLE} UNKNOWN - could not check, nothing was changed: {stop}"
             if stop.advice:
                 self.notes.insert(0, f"-> {stop.advice}")
-            self.print(out, head)
-            return stop.code
+            why = "refused" if stop.code == report.CRITICAL else "could not check"
+            return self.report(stop.code, f"{why}, nothing was changed: {stop.headline}")
 
     def read_file(self, path: str) -> _OldFile:
         self.ledger.unchanged(path)
@@ -257,16 +257,17 @@ class Rotation:
             self.add("new token", SKIP, f"token information unavailable ({info.problem}): expiry and "
                      "permission not checked here; the zone checks below still apply")
             return
-        name = f' "{info.name}"' if info.name else ""
-        if info.scopes is not None and checks.REQUIRED_SCOPE not in info.scopes:
+        token = checks.Token(info, self.now)
+        name = token.name
+        if token.lacks_scope:
             raise refused(f"the new token{name} lacks the permission {checks.REQUIRED_SCOPE} (has: "
-                          f"{', '.join(info.scopes) or 'none'})", "create a token with \"Manage domain "
-                          "name technical configurations\"")
+                          f"{token.scopes})", "create a token with \"Manage domain name technical "
+                          "configurations\"")
         when = info.expires_at
         if when is None:
             self.add("new token", SKIP, f"token{name}: expiry unknown")
             return
-        if when <= self.now:
+        if token.expired:
             raise refused(f"the new token{name} expired on {when:%Y-%m-%d}", "create a new one")
         for lineage in users:
             plan = lineages.schedule(lineage, self.certbot_version, self.now)
@@ -280,18 +281,16 @@ class Rotation:
         self.add("new token", PASS, f"token{name} expires on {when:%Y-%m-%d} ({scopes})")
 
     def check_accepted(self, client: livedns.LiveDNSClient) -> None:
-        try:
-            count = len(client.list_domains())
-        except livedns.ForbiddenError:
-            self.add("accepted", PASS, "LiveDNS accepts the new token (it may not list domains)")
-            return
-        except livedns.AuthError as exc:
-            raise refused(f"LiveDNS rejects the new token: {exc.headline}",
+        said = checks.acceptance(client)
+        if isinstance(said.error, livedns.AuthError):
+            raise refused(f"LiveDNS rejects the new token: {said.error.headline}",
                           "check that you copied the whole token, from the right organization, and that "
-                          "Gandi's admin panel does not show it as expired or revoked") from None
-        except livedns.LiveDNSError as exc:
-            raise cannot_check(exc.headline) from None
-        self.add("accepted", PASS, f"LiveDNS accepts the new token; {count} domain(s) visible")
+                          "Gandi's admin panel does not show it as expired or revoked")
+        if said.error is not None:
+            raise cannot_check(said.error.headline)
+        seen = "it may not list domains" if said.domains is None else f"{said.domains} domain(s) visible"
+        self.add("accepted", PASS, f"LiveDNS accepts the new token ({seen})" if said.domains is None
+                 else f"LiveDNS accepts the new token; {seen}")
 
     def check_domains(self, client: livedns.LiveDNSClient, users: Sequence[lineages.Lineage]) -> list[str]:
         resolver = dnscheck.CnameResolver(self.nameservers)
@@ -299,7 +298,7 @@ class Rotation:
         # example.com and *.example.com share one challenge name: checked once.
         names: dict[str, list[str]] = {}
         for domain in sorted({d for lineage in users for d in lineage.domains}):
-            names.setdefault(domain[2:] if domain.startswith("*.") else domain, []).append(domain)
+            names.setdefault(checks.base_domain(domain), []).append(domain)
         for base, domains in names.items():
             label = ", ".join(domains)
             try:
@@ -333,10 +332,10 @@ class Rotation:
 
     # -------------------------------------------------------------- output
 
-    def done(self, out: TextIO, path: str, old: _OldFile, token: str, old_name: Optional[str],
-             users: Sequence[lineages.Lineage]) -> None:
+    def done(self, path: str, old: _OldFile, token: str, old_name: Optional[str],
+             users: Sequence[lineages.Lineage]) -> report.Report:
         info = self.info
-        head = (f"{TITLE} OK - replaced the credential in {path} (old {fingerprint(old.secret)}, new "
+        head = (f"replaced the credential in {path} (old {fingerprint(old.secret)}, new "
                 f"{fingerprint(token)}); {len(users)} lineage(s) checked")
         if info is not None and info.expires_at is not None:
             expiry = info.expires_at
@@ -362,16 +361,10 @@ class Rotation:
                               "Gandi's admin panel (Account settings > Security).")
         else:
             self.notes.append(f"Now delete the old token{which} in Gandi's admin panel.")
-        self.print(out, head)
+        return self.report(report.OK, head)
 
-    def print(self, out: TextIO, head: str) -> None:
-        lines = [head]
-        for check in self.checks:
-            lines.append(f"{report.MARKS[check.status]} {check.name}: {check.detail}")
-            if check.advice and check.status in (FAIL, WARN):
-                lines.append(f"       -> {check.advice}")
-        lines += self.notes
-        print(redact.redact("\n".join(lines), *self.secrets), file=out)
+    def report(self, code: int, headline: str) -> report.Report:
+        return report.Report(TITLE, code, headline, report.check_lines(self.checks) + self.notes)
 
 
 @dataclass
@@ -381,3 +374,23 @@ class _OldFile:
     entry: inifile.Entry
     values: dict[str, Any]
     secret: str
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--credentials", required=True, help="the credentials INI file to update")
+    options.config_dir(parser)
+    options.nameservers(parser, "follow CNAMEs through")
+    parser.add_argument("--write-test", action="store_true",
+                        help="also create and remove a TXT record in each zone with the new token")
+    parser.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
+
+
+def run(args: argparse.Namespace, out: report.Output) -> int:
+    rotation = Rotation(args.credentials, os.path.abspath(args.config_dir),
+                        nameservers=args.nameservers, write_test=args.write_test,
+                        dry_run=args.dry_run, ledger=out.ledger)
+    try:
+        found = rotation.run(sys.stdin)
+    finally:
+        out.secret(*rotation.secrets)  # no line quotes a token; this makes sure none ever does
+    return out.emit(found)
