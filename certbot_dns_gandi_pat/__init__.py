@@ -10,14 +10,15 @@ Named Arguments
 ---------------
 
 =====================================  ==================================================
-``--dns-gandi-credentials``            Gandi credentials INI file. (Required)
-``--dns-gandi-propagation-seconds``    Longest wait for the nameservers to serve the
-                                       records; the plugin polls and goes on as soon as
-                                       they do. (Default: 300)
+``--dns-gandi-credentials``            Gandi credentials INI file (a path). (Required)
+``--dns-gandi-propagation-seconds``    The longest wait, 1 to 86400 seconds, for every
+                                       authoritative nameserver to serve the records; the
+                                       plugin checks about once a second and goes on as
+                                       soon as they do. (Default: 300)
 ``--dns-gandi-nameservers``            ``HOST[:PORT],...``: DNS servers to ask instead of
-                                       the zone's authoritative ones.
-``--dns-gandi-expiry-warning-days``    Warn when the token expires within this many
-                                       days; 0 disables. (Default: 30)
+                                       the zone's authoritative ones. (Default: none)
+``--dns-gandi-expiry-warning-days``    Warn when the token expires within this many days,
+                                       0 to 3650; 0 turns the check off. (Default: 60)
 =====================================  ==================================================
 
 Credentials

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional
 
 from acme import challenges
 from certbot import achallenges, errors
@@ -21,17 +21,10 @@ from certbot.plugins import dns_common
 
 from certbot_dns_gandi_pat import __version__
 from certbot_dns_gandi_pat._internal import config, dnscheck, journal, livedns, records, tokens
+from certbot_dns_gandi_pat._internal.errors import GandiPatError
+from certbot_dns_gandi_pat._internal.plugin_options import BY_NAME, DEFAULT_PROPAGATION_SECONDS, OPTIONS
 
 logger = logging.getLogger(__name__)
-
-# An upper bound, not a sleep: the run goes on as soon as every authoritative
-# server answers, usually within seconds. Five minutes covers a slow LiveDNS
-# push without letting a broken delegation hold a cron run for long, and is
-# what gets waited only when no nameserver can be asked at all.
-DEFAULT_PROPAGATION_SECONDS = 300
-PROPAGATION_RANGE = (1, 86400)
-EXPIRY_RANGE = (0, 3650)
-DEFAULT_EXPIRY_WARNING_DAYS = tokens.DEFAULT_WARNING_DAYS
 
 # Credentials files already warned about in this process: `certbot renew`
 # runs one authenticator per lineage, and each warning is said once per run.
@@ -51,14 +44,6 @@ class _Misconfigured(errors.MisconfigurationError):
     # message itself reads better than PluginError('...') with escapes.
     def __repr__(self) -> str:
         return str(self)
-
-
-def _number(text: Any) -> Union[int, str]:
-    """argparse type: a whole number, or the text itself for prepare() to refuse by name."""
-    try:
-        return int(str(text).strip())
-    except ValueError:
-        return str(text)
 
 
 class Authenticator(dns_common.DNSAuthenticator):
@@ -85,34 +70,15 @@ class Authenticator(dns_common.DNSAuthenticator):
     def add_parser_arguments(
         cls, add: Callable[..., None], default_propagation_seconds: int = DEFAULT_PROPAGATION_SECONDS
     ) -> None:
-        add(
-            "propagation-seconds",
-            default=default_propagation_seconds,
-            type=_number,
-            help="The longest time to wait for every authoritative nameserver to serve the "
-            "TXT records; the plugin checks about once a second and goes on as soon as they "
-            f"do. 1 to 86400. (default: {default_propagation_seconds})",
-        )
-        add(
-            "credentials",
-            help="Path to the Gandi credentials INI file (dns_gandi_token = <Personal Access "
-            "Token>, or the legacy dns_gandi_api_key; optional dns_gandi_sharing_id).",
-        )
-        add(
-            "nameservers",
-            default=None,
-            help="HOST[:PORT],... Ask these DNS servers, instead of the zone's authoritative "
-            "nameservers, whether the records are served, and follow _acme-challenge CNAME "
-            "delegations through them (restricted networks, split horizon, tests).",
-        )
-        add(
-            "expiry-warning-days",
-            default=DEFAULT_EXPIRY_WARNING_DAYS,
-            type=_number,
-            help="Warn, even under --quiet, when the Personal Access Token expires within this "
-            "many days: the next renewal of a 90-day certificate comes 60 days after this one. "
-            f"0 turns the check off; at most 3650. (default: {DEFAULT_EXPIRY_WARNING_DAYS})",
-        )
+        for option in OPTIONS:
+            if option.name == "propagation-seconds":
+                # certbot's convention for this one option: a subclass may move the default.
+                add(option.name, type=int, default=default_propagation_seconds,
+                    help=option.full_help(default_propagation_seconds))
+            elif option.numeric:
+                add(option.name, type=int, default=option.default, help=option.full_help())
+            else:
+                add(option.name, default=option.default, help=option.full_help())
 
     def more_info(self) -> str:
         return (
@@ -137,8 +103,8 @@ class Authenticator(dns_common.DNSAuthenticator):
         # costs nothing at the CA. Every plugin is also prepared for the
         # interactive menu, before any credentials path was given: then the
         # file is checked when certbot asks for it.
-        self._check_number("propagation-seconds", *PROPAGATION_RANGE, "seconds")
-        self._check_number("expiry-warning-days", *EXPIRY_RANGE, "days")
+        self._check_number("propagation-seconds", "seconds")
+        self._check_number("expiry-warning-days", "days")
         spec = self.conf("nameservers")
         if spec:
             try:
@@ -159,11 +125,14 @@ class Authenticator(dns_common.DNSAuthenticator):
             except livedns.LiveDNSError as exc:
                 raise _Misconfigured(str(exc)) from None
 
-    def _check_number(self, option: str, low: int, high: int, unit: str) -> None:
-        value = self.conf(option)
+    def _check_number(self, name: str, unit: str) -> None:
+        # argparse (type=int) and certbot's renewal reader refuse text; the range is ours to hold.
+        option = BY_NAME[name]
+        value = self.conf(name)
+        low, high = option.low or 0, option.high or 0
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise _Misconfigured(
-                f"--dns-gandi-{option} must be a whole number of {unit} from {low} to {high}"
+                f"--dns-gandi-{name} must be a whole number of {unit} from {low} to {high}"
             )
 
     # ------------------------------------------------------------ credentials
@@ -234,7 +203,8 @@ class Authenticator(dns_common.DNSAuthenticator):
             for name, value in wanted:
                 expected.setdefault(located[livedns.normalize_name(name)].fqdn, []).append(value)
             self._wait(expected, {rrset.fqdn: rrset.zone for rrset in located.values()})
-        except (livedns.LiveDNSError, dnscheck.DNSCheckError) as exc:
+        except GandiPatError as exc:
+            # The glue's one mapping: our two lines become certbot's error.
             raise errors.PluginError(str(exc)) from None
         return [achall.response(achall.account_key) for achall in achalls]
 

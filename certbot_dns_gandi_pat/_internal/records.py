@@ -2,7 +2,7 @@
 
 An order with N names in Z zones costs one zone listing, one write per
 validation name (apex and wildcard share one) and one removal per validation
-name, whatever N is; see the README's design notes for the exact count.
+name, whatever N is; docs/design.md gives the exact count.
 
 Rules (tests/unit/test_records.py, tests/e2e/test_faults.py):
 

@@ -246,11 +246,6 @@ def test_prepare_refuses_option_values_by_name(tmp_path: Path, standin: StandIn,
     assert standin.count() == 0
 
 
-def test_option_values_from_a_renewal_file_are_converted() -> None:
-    assert dns_gandi._number("300") == 300 and dns_gandi._number(" 42 ") == 42
-    assert dns_gandi._number("1e3") == "1e3"  # refused by name in prepare()
-
-
 def test_prepare_checks_the_credentials_before_the_order(tmp_path: Path, standin: StandIn) -> None:
     with pytest.raises(errors.MisconfigurationError) as err:
         make_auth(tmp_path / "missing.ini")

@@ -396,3 +396,20 @@ def test_rotate_copes_with_a_certificate_valid_until_9999(tmp_path: Path, standi
     out = io.StringIO()
     code = cli.main(["rotate", "--credentials", str(creds), "--config-dir", str(tmp_path), "--dry-run"], out=out)
     assert code == report.OK and out.getvalue().startswith("dns-gandi rotate OK - dry run"), out.getvalue()
+
+
+@pytest.mark.parametrize("value,words", [
+    ("soon", "dns_gandi_propagation_seconds = soon is not a whole number: `certbot renew` cannot read this "
+             "lineage and skips it"),
+    ("0", "dns_gandi_propagation_seconds = 0 is out of range (1 to 86400): the plugin refuses it at renewal"),
+])
+def test_plugin_settings_certbot_cannot_use_are_critical(tmp_path: Path, standin: StandIn, value: str,
+                                                         words: str) -> None:
+    creds = ini(tmp_path / "gandi.ini", standin, dns_gandi_token=FAKE_TOKEN)
+    conf = write_lineage(tmp_path, "example.com", creds)
+    conf.write_text(conf.read_text().replace("dns_gandi_propagation_seconds = 10",
+                                             f"dns_gandi_propagation_seconds = {value}"))
+    code, out = run(tmp_path)
+    assert code == report.CRITICAL and words in out, out
+    assert (f"-> set dns_gandi_propagation_seconds in {conf} to a whole number from 1 to 86400, or delete the "
+            "line (default: 300)") in out

@@ -68,6 +68,7 @@ class Lineage:
     certificate: Optional[Certificate]
     certificate_problem: Optional[str] = None
     certificate_denied: bool = False  # unreadable for this user only (certbot runs as root)
+    options: tuple[tuple[str, object], ...] = ()  # the dns_gandi_* settings of [renewalparams]
 
     @property
     def legacy(self) -> bool:
@@ -166,8 +167,9 @@ def read(path: str) -> Optional[Lineage]:
             problem = f"{cert_path} cannot be read ({getattr(exc, 'strerror', None) or exc})"
             denied = isinstance(exc, PermissionError)
     name = os.path.basename(path)[: -len(".conf")]
+    settings = tuple((k, v) for k, v in params.items() if k.startswith(config.PREFIX))
     return Lineage(name, path, authenticator, legacy_keys, credentials, key,
-                   renew_before, autorenew, cert, problem, denied)
+                   renew_before, autorenew, cert, problem, denied, settings)
 
 
 def read_certificate(path: str) -> Certificate:

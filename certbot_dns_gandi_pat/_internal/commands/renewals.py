@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from certbot_dns_gandi_pat._internal import config, dnscheck, livedns, tokens
+from certbot_dns_gandi_pat._internal import config, dnscheck, livedns, plugin_options, tokens
 from certbot_dns_gandi_pat._internal.certbot_files import lineages
 from certbot_dns_gandi_pat._internal.commands import checks, options, report
 from certbot_dns_gandi_pat._internal.commands.report import FAIL, PASS, SKIP, WARN
@@ -249,6 +249,7 @@ class Renewals:
             report.add(WARN, f"old prefixed keys are ignored: {', '.join(lineage.legacy_keys)}",
                        f"run: {migrate}")
         self._schedule(report, lineage)
+        self._settings(report, lineage)
         if not lineage.credentials:
             report.add(FAIL, f"no {lineages.CREDENTIALS} in {lineage.conf}: a renewal does not know "
                        "the credentials file",
@@ -292,6 +293,25 @@ class Renewals:
                        f"on {_day(cert.not_after)}", "see certbot's log (/var/log/letsencrypt/"
                        f"letsencrypt.log) and run `certbot renew --cert-name {lineage.name}`; is "
                        "certbot's timer or cron job running?")
+
+    def _settings(self, report: Verdict, lineage: lineages.Lineage) -> None:
+        """The plugin's numeric options as certbot will read them back at renewal."""
+        stored = dict(lineage.options)
+        for option in plugin_options.OPTIONS:
+            value = stored.get(option.key)
+            if not option.numeric or value is None or value == "None":
+                continue
+            fix = (f"set {option.key} in {lineage.conf} to a whole number from {option.low} to {option.high}, "
+                   f"or delete the line (default: {option.default})")
+            try:
+                number = int(str(value))  # what certbot's renewal does with it (the option's type)
+            except ValueError:
+                report.add(FAIL, f"{option.key} = {value} is not a whole number: `certbot renew` cannot read "
+                           "this lineage and skips it", fix)
+                continue
+            if not (option.low or 0) <= number <= (option.high or 0):
+                report.add(FAIL, f"{option.key} = {value} is out of range ({option.low} to {option.high}): "
+                           "the plugin refuses it at renewal", fix)
 
     def _credentials(self, report: Verdict, lineage: lineages.Lineage, state: Credentials,
                      migrate: str) -> None:
