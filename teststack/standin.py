@@ -1,6 +1,6 @@
 """A LiveDNS v5 stand-in for tests, the demo and the benchmark (not shipped).
 
-It follows ../shared/livedns-api.md: envelope A errors for 401/403/404/409,
+It follows docs/livedns-api.md: envelope A errors for 401/403/404/409,
 envelope B for validation errors, quoted TXT values, TTL bounds, PATCH
 add/remove as an atomic server-side merge, POST 409, PUT replace, DELETE,
 ``/nameservers``, ``sharing_id`` and ``/tokeninfo``. Where Gandi's behaviour is

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
+from certbot_dns_gandi_pat._internal import plugin_options
 from certbot_dns_gandi_pat._internal.certbot_files import inifile
 from certbot_dns_gandi_pat._internal.errors import GandiPatError
 
 DEFAULT_API_URL = "https://api.gandi.net/v5/livedns"
 DEFAULT_TOKENINFO_URL = "https://id.gandi.net/tokeninfo"
 
-PREFIX = "dns_gandi_"
+PREFIX = plugin_options.PREFIX
 TOKEN = PREFIX + "token"
 API_KEY = PREFIX + "api_key"
 SHARING_ID = PREFIX + "sharing_id"
@@ -32,9 +33,7 @@ TOKENINFO_URL = PREFIX + "tokeninfo_url"
 KNOWN_KEYS = (TOKEN, API_KEY, SHARING_ID, API_URL, TOKENINFO_URL)
 CREDENTIAL_KEYS = (TOKEN, API_KEY)
 
-# certbot-plugin-gandi before certbot 1.7 named everything with this prefix
-# (`certbot_plugin_gandi:dns_api_key`); certbot no longer loads such names.
-LEGACY_PREFIX = "certbot_plugin_gandi:dns_"
+LEGACY_PREFIX = plugin_options.LEGACY_PREFIX
 MIGRATE_HINT = "run `certbot-dns-gandi-pat migrate` to rewrite the old names"
 
 # Legacy keys are documented as 24 lowercase alphanumerics; anything else in

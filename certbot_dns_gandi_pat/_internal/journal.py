@@ -1,6 +1,6 @@
 """A small on-disk journal of the TXT values a run is about to write, for crash recovery.
 
-Rules (tests/unit/test_journal.py):
+Rules (tests/integration/test_journal.py):
 
 * A run writes its journal before the first write request leaves, and rewrites
   it as values are confirmed gone; the file disappears once nothing is left.

@@ -14,6 +14,9 @@ from typing import Optional
 from certbot_dns_gandi_pat._internal import tokens
 
 PREFIX = "dns_gandi_"
+# certbot-plugin-gandi before certbot 1.7 named everything with this prefix
+# (`certbot_plugin_gandi:dns_api_key`); certbot no longer loads such names.
+LEGACY_PREFIX = "certbot_plugin_gandi:dns_"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ An order with N names in Z zones costs one zone listing, one write per
 validation name (apex and wildcard share one) and one removal per validation
 name, whatever N is; docs/design.md gives the exact count.
 
-Rules (tests/unit/test_records.py, tests/e2e/test_faults.py):
+Rules (tests/integration/test_records.py, tests/integration/test_journal.py, tests/e2e/test_faults.py):
 
 * Writes always run in worker threads, even a single one, so that a signal
   that interrupts the main thread abandons only the wait, never a write

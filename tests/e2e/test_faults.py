@@ -77,13 +77,15 @@ def test_connection_refused(standin: StandIn) -> None:
 
 
 def test_connection_reset_mid_response_is_retried(standin: StandIn) -> None:
-    standin.add_fault(method="POST", action="reset")
+    fault = standin.add_fault(method="POST", action="reset")
     cycle(standin, client_for(standin))
+    assert fault.hits == 1 and [st for m, _, st in standin.log if m == "POST"] == [-1, 201]
 
 
 def test_dropped_connection_is_retried(standin: StandIn) -> None:
-    standin.add_fault(method="PATCH", action="drop")
+    fault = standin.add_fault(method="PATCH", action="drop")
     cycle(standin, client_for(standin))
+    assert fault.hits == 1 and [st for m, _, st in standin.log if m == "PATCH"] == [-1, 200]
 
 
 def test_server_that_never_answers_times_out_in_bounded_time(standin: StandIn) -> None:
@@ -104,8 +106,10 @@ def test_lost_answer_after_the_change_was_applied(standin: StandIn) -> None:
 
 
 def test_lost_answer_after_removal(standin: StandIn) -> None:
-    standin.add_fault(method="PATCH", action="apply_then_drop")
+    """The removal was applied and its answer lost: the retry finds the rrset gone, which is done."""
+    fault = standin.add_fault(method="PATCH", action="apply_then_drop")
     cycle(standin, client_for(standin))
+    assert fault.hits == 1 and [st for m, _, st in standin.log if m == "PATCH"] == [-1, 404]
 
 
 def test_truncated_body_is_reported(standin: StandIn) -> None:

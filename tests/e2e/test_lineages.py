@@ -26,7 +26,7 @@ from teststack.stack import Stack
 EXE = str(Path(sys.executable).parent / "certbot-dns-gandi-pat")
 LEGACY_ERRORS = ("The requested certbot-plugin-gandi:dns plugin does not appear to be installed",
                  "'Namespace' object has no attribute 'certbot_plugin_gandi:dns_")
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def command(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -34,8 +34,8 @@ def command(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 
 
 def cron(config: Path, stack: Stack) -> subprocess.CompletedProcess[str]:
-    """The README's cron recipe (prints only when something needs doing), on this config dir."""
-    readme = README.read_text()
+    """docs/renewal.md's cron recipe (prints only when something needs doing), on this config dir."""
+    readme = (DOCS / "renewal.md").read_text()
     recipe = readme[readme.index("# /etc/cron.d/certbot-dns-gandi-pat-renewals\n"):]
     recipe = recipe[:recipe.index("```")]
     (path,) = re.findall(r"(?m)^PATH=(.*)$", recipe)
@@ -75,16 +75,16 @@ def snapshot(*roots: Path) -> dict[str, tuple[bytes, int, int]]:
 
 
 @pytest.mark.compat
-def test_certbot_cannot_renew_the_prefixed_form_with_the_readme_message(live: Stack, tmp_path: Path) -> None:
-    """What README's migration section quotes, for certbot 1.x and for today's (run on both by `make compat`)."""
+def test_certbot_cannot_renew_the_prefixed_form_as_the_docs_say(live: Stack, tmp_path: Path) -> None:
+    """What docs/commands.md's migrate section quotes, for certbot 1.x and for today's (run on both by `make compat`)."""
     ini = credentials(live, tmp_path, "old.ini", f"dns_gandi_api_key = {FAKE_API_KEY}\n")
     ok(certonly(live, tmp_path, ini, "example.com", propagation=10))
     to_legacy(tmp_path / "config" / "renewal" / "example.com.conf", ini)
     failed = live.run_certbot(tmp_path, "renew", "--force-renewal")
     assert failed.returncode != 0
     out = failed.stdout + failed.stderr
-    readme = README.read_text()
-    section = readme[readme.index("## Migrating from certbot-plugin-gandi"):]
+    readme = (DOCS / "commands.md").read_text()
+    section = readme[readme.index("\n## migrate\n"):]
     section = section[:section.index("\n## ", 3)]
     quoted = [line.replace("/etc/letsencrypt", str(tmp_path / "config"))
               for line in re.findall(r"(?m)^(?:Failed to renew|Renewal configuration file) .*$", section)]
@@ -116,7 +116,7 @@ def test_renewals_and_migrate_on_a_legacy_lineage(live: Stack, tmp_path: Path) -
     assert audit.returncode == 2, audit.stdout + audit.stderr
     assert audit.stdout.startswith("dns-gandi renewals CRITICAL - 2 will fail at the next renewal "
                                    "(legacy.example.net, soon.example.com)")
-    # the README's example line, in its parts
+    # the example line docs/commands.md shows, in its parts
     assert ("certbot-plugin-gandi:dns (legacy form); " + str(legacy_ini) + " (certbot_plugin_gandi:dns_api_key, "
             "mode 600): will fail at the next renewal: authenticator = certbot-plugin-gandi:dns is the old "
             "prefixed form, which certbot no longer loads; " + str(legacy_ini) + " uses old prefixed keys "

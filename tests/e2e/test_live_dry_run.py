@@ -1,4 +1,4 @@
-"""The README's dry run of the live contract suite against the stand-in leaves nothing to commit."""
+"""The dry run of the live contract suite (CONTRIBUTING.md) against the stand-in leaves nothing to commit."""
 
 from __future__ import annotations
 

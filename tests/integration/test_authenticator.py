@@ -322,7 +322,7 @@ def test_a_refused_first_write_is_said_once_in_two_lines_and_not_cleaned_up(
         auth.perform([dns01("example.com"), dns01("example.com")])
     lines = str(err.value).splitlines()
     assert len(lines) == 2 and "HTTP 403" in lines[0] and "docs/troubleshooting.md: Permission denied" in lines[1]
-    assert lines[0].endswith("is not allowed to do this.")  # as README's troubleshooting table quotes it
+    assert lines[0].endswith("is not allowed to do this.")  # as docs/troubleshooting.md quotes it
     auth.cleanup([])
     assert standin.count("PATCH") == 0 and not any("Could not remove" in m for m in caplog.messages)
 

@@ -271,3 +271,11 @@ def test_a_signal_during_the_write_test_removes_the_record(tmp_path: Path, stand
     assert out == f"dns-gandi doctor UNKNOWN - stopped by {what}: nothing was changed\n", (out, err)
     assert "Traceback" not in err
     assert write_test_leftovers(standin) == [] and standin.count("POST") == 1
+
+
+def test_python_m_runs_the_same_command() -> None:
+    from certbot_dns_gandi_pat import __version__
+
+    result = subprocess.run([sys.executable, "-m", "certbot_dns_gandi_pat", "--version"], capture_output=True,
+                            text=True, check=False, timeout=60)
+    assert (result.returncode, result.stdout.strip()) == (0, f"certbot-dns-gandi-pat {__version__}")

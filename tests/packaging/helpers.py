@@ -17,19 +17,26 @@ SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 # ----------------------------------------------------------------- README
 
 
-def install_blocks(readme: Path = ROOT / "README.md") -> dict[str, str]:
-    """The code blocks of README's "## Install" section, by their marker.
+def install_blocks(readme: Path = ROOT / "README.md", page: Path = ROOT / "docs" / "install.md") -> dict[str, str]:
+    """The install commands the docs show, by their marker: README's "## Install" section and docs/install.md.
 
     A block is marked by ``<!-- install-test: NAME -->`` on the line before its
-    opening fence; the tests run those blocks as written.
+    opening fence; the tests run those blocks as written. A name may mark a block
+    in both files only if the two blocks are the same, so that what is run is
+    what either file shows.
     """
     text = readme.read_text()
     start = text.index("\n## Install\n")
     end = text.find("\n## ", start + 1)
-    section = text[start:end if end != -1 else None]
-    blocks = {}
-    for match in re.finditer(r"<!-- install-test: ([\w-]+) -->\n```[\w]*\n(.*?)\n```", section, re.S):
-        blocks[match.group(1)] = match.group(2) + "\n"
+    sections = {readme.name: text[start:end if end != -1 else None], f"{page.parent.name}/{page.name}": page.read_text()}
+    blocks: dict[str, str] = {}
+    for source, section in sections.items():
+        for match in re.finditer(r"<!-- install-test: ([\w-]+) -->\n```[\w]*\n(.*?)\n```", section, re.S):
+            name, body = match.group(1), match.group(2) + "\n"
+            if blocks.get(name, body) != body:
+                raise AssertionError(f"install-test: {name} in {source} marks other commands than before:\n"
+                                     f"{blocks[name]}---\n{body}")
+            blocks[name] = body
     return blocks
 
 

@@ -254,8 +254,9 @@ def test_an_answer_without_body_is_checked(client: livedns.LiveDNSClient, reques
 def test_delete_of_an_already_deleted_rrset_is_fine(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
     requests_mock.patch(RRSET, json={"rrset_values": []})
     requests_mock.get(RRSET, json={"rrset_values": []})
-    requests_mock.delete(RRSET, status_code=404, json=NO_RECORD)
-    client.remove_txt("example.com", "_acme-challenge", ["abc"])
+    delete = requests_mock.delete(RRSET, status_code=404, json=NO_RECORD)
+    assert client.remove_txt("example.com", "_acme-challenge", ["abc"]) is True  # gone either way
+    assert delete.call_count == 1
 
 
 def test_api_refusing_to_empty_an_rrset_deletes_only_if_all_values_are_ours(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
@@ -278,7 +279,9 @@ def test_api_refusing_a_patch_never_deletes_other_values(client: livedns.LiveDNS
 def test_api_refusing_a_patch_on_a_vanished_rrset(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
     requests_mock.patch(RRSET, status_code=400, json={})
     requests_mock.get(RRSET, status_code=404, json=NO_RECORD)
-    client.remove_txt("example.com", "_acme-challenge", ["abc"])
+    delete = requests_mock.delete(RRSET, status_code=204)
+    assert client.remove_txt("example.com", "_acme-challenge", ["abc"]) is False  # nothing of ours there
+    assert delete.call_count == 0
 
 
 def test_remove_that_left_our_value_is_an_error(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:

@@ -39,17 +39,22 @@ def test_snap_takes_its_version_from_the_package() -> None:
 
 
 def test_every_install_command_block_is_marked_for_the_packaging_tests() -> None:
-    """tests/packaging runs the README's marked blocks; only snap and docker cannot run there."""
+    """tests/packaging runs the marked install blocks of README and docs/install.md; only snap and
+    docker commands, which cannot run there, are marked untested."""
     readme = (ROOT / "README.md").read_text()
     start = readme.index("\n## Install\n")
-    section = readme[start:readme.index("\n## ", start + 1)]
-    marked, unmarked = set(), []
-    for marker, body in re.findall(r"(?:<!-- install-test: ([\w-]+) -->\n)?```\w*\n(.*?)\n```", section, re.S):
-        if marker:
-            marked.add(marker)
-        else:
-            unmarked.append(body.split()[0])
+    sources = {"README.md": readme[start:readme.index("\n## ", start + 1)],
+               "docs/install.md": (ROOT / "docs" / "install.md").read_text()}
+    marked, untested = set(), []
+    for source, section in sources.items():
+        for marker, body in re.findall(r"(?:(<!-- [^\n]*? -->)\n)?```\w*\n(.*?)\n```", section, re.S):
+            found = re.fullmatch(r"<!-- install-test: ([\w-]+) -->", marker)
+            if found:
+                marked.add(found.group(1))
+            else:
+                assert marker.startswith("<!-- untested: "), f"{source}: a block no test runs: {body[:80]!r}"
+                untested.append(body.split()[0])
     runners = set(re.findall(r'install_blocks\(\)\["([\w-]+)"\]',
                              "".join(p.read_text() for p in (ROOT / "tests" / "packaging").glob("test_*.py"))))
-    assert marked == runners, f"README blocks without a test: {marked - runners}; tests without a block: {runners - marked}"
-    assert unmarked == ["snapcraft", "docker", "docker"], unmarked  # docker build/run; docker run --entrypoint
+    assert marked == runners, f"install blocks without a test: {marked - runners}; tests without a block: {runners - marked}"
+    assert set(untested) == {"snapcraft", "docker"}, untested  # snapcraft/snap install; docker build/run

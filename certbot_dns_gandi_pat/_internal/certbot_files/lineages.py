@@ -26,14 +26,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from certbot_dns_gandi_pat._internal import config
+from certbot_dns_gandi_pat._internal import plugin_options
 from certbot_dns_gandi_pat._internal.certbot_files import inifile
 from certbot_dns_gandi_pat._internal.errors import GandiPatError
 
 CURRENT = "dns-gandi"
 LEGACY = ("certbot-plugin-gandi:dns", "certbot_plugin_gandi:dns")
-CREDENTIALS = config.PREFIX + "credentials"
-LEGACY_CREDENTIALS = config.LEGACY_PREFIX + "credentials"
+CREDENTIALS = plugin_options.PREFIX + "credentials"
+LEGACY_CREDENTIALS = plugin_options.LEGACY_PREFIX + "credentials"
 DAY = dt.timedelta(days=1)
 SECOND = dt.timedelta(seconds=1)
 
@@ -151,7 +151,7 @@ def read(path: str) -> Optional[Lineage]:
     authenticator = str(params.get("authenticator", ""))
     if authenticator != CURRENT and authenticator not in LEGACY:
         return None
-    legacy_keys = tuple(k for k in params if k.startswith(config.LEGACY_PREFIX))
+    legacy_keys = tuple(k for k in params if k.startswith(plugin_options.LEGACY_PREFIX))
     key = CREDENTIALS if CREDENTIALS in params else LEGACY_CREDENTIALS if LEGACY_CREDENTIALS in params else None
     credentials = str(params[key]) if key else None
     renew_before = conf.get("renew_before_expiry")
@@ -167,7 +167,7 @@ def read(path: str) -> Optional[Lineage]:
             problem = f"{cert_path} cannot be read ({getattr(exc, 'strerror', None) or exc})"
             denied = isinstance(exc, PermissionError)
     name = os.path.basename(path)[: -len(".conf")]
-    settings = tuple((k, v) for k, v in params.items() if k.startswith(config.PREFIX))
+    settings = tuple((k, v) for k, v in params.items() if k.startswith(plugin_options.PREFIX))
     return Lineage(name, path, authenticator, legacy_keys, credentials, key,
                    renew_before, autorenew, cert, problem, denied, settings)
 

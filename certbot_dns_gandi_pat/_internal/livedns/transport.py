@@ -1,6 +1,7 @@
 """Every rule about bytes on the wire to Gandi, built into one requests.Session.
 
-The rules, each one tested (tests/unit/test_transport.py, tests/e2e/test_faults.py):
+The rules, each one tested (tests/integration/test_transport.py, tests/integration/test_transport_bounds.py,
+tests/e2e/test_faults.py):
 
 * Time. One attempt (connect, headers and body together) ends within
   ``Bounds.attempt`` however slowly the peer drips bytes, because every socket
