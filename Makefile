@@ -14,10 +14,11 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install -q -e '.[test,lint]'
 	touch $(STAMP)
 
-## Debian packages the tests start or call: Pebble and its DNS server, setfacl/getfacl.
+## Debian packages the tests start or call: Pebble and its DNS server, setfacl/getfacl, promtool.
 pebble:
-	@command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null && command -v setfacl >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble acl >/dev/null)
+	@command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null && command -v setfacl >/dev/null \
+	  && command -v promtool >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends pebble acl prometheus >/dev/null)
 
 ## Everything CI checks: lint, types, unit + integration + end-to-end tests with coverage, package.
 test: $(STAMP) pebble lint typecheck

@@ -189,3 +189,29 @@ def command(*argv: str, stdin: Optional[str] = None, monkeypatch: Optional[pytes
     out = io.StringIO()
     code = cli.main(list(argv), out=out)
     return code, out.getvalue()
+
+
+# ------------------------------------------------------------- certbot
+
+def certonly(stack: Any, tmp: Path, creds: Path, *names: str, extra: tuple[str, ...] = (),
+             propagation: int = 30) -> subprocess.CompletedProcess[str]:
+    """``certbot certonly --authenticator dns-gandi`` against the e2e stack."""
+    args = ["certonly", "--authenticator", "dns-gandi", "--dns-gandi-credentials", str(creds),
+            "--dns-gandi-nameservers", stack.nameserver,
+            "--dns-gandi-propagation-seconds", str(propagation), *extra]
+    for name in names:
+        args += ["-d", name]
+    return stack.run_certbot(tmp, *args)
+
+
+def cert_names(tmp: Path, lineage: str) -> set[str]:
+    from cryptography.x509.oid import ExtensionOID
+
+    pem = (tmp / "config" / "live" / lineage / "fullchain.pem").read_bytes()
+    cert = x509.load_pem_x509_certificate(pem)
+    san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    return set(san.get_values_for_type(x509.DNSName))
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]

@@ -4,7 +4,7 @@ Rules (tests/integration/test_journal.py):
 
 * A run writes its journal before the first write request leaves, and rewrites
   it as values are confirmed gone; the file disappears once nothing is left.
-  Files are mode 600, replaced atomically (``files.write_private``).
+  Files are mode 600, replaced atomically (``files.write_new``).
 * The directory is this user's and mode 700: a looser one of ours is
   tightened; one that belongs to another user, or is a link, is not used.
 * A run holds a lock (``flock``) on its own ``<id>.lock`` for as long as its
@@ -123,7 +123,7 @@ class Journal:
             secure_directory(self.directory, create=True)
             self._lock = _new_lock(self._lock_path)
         body = {**self._head, "records": [_dump(e) for e in kept]}
-        files.write_private(self.path, json.dumps(body, indent=1).encode("utf-8"))
+        files.write_new(self.path, json.dumps(body, indent=1).encode("utf-8"), 0o600)
 
     def close(self) -> None:
         """Remove the journal and give up its lock (nothing of the run is left in the zone)."""
@@ -285,6 +285,6 @@ def discard(stale: Stale, remaining: Sequence[Entry]) -> None:
         with open(stale.path, encoding="utf-8") as handle:
             data = json.load(handle)
         data["records"] = [_dump(e) for e in remaining]
-        files.write_private(stale.path, json.dumps(data, indent=1).encode("utf-8"))
+        files.write_new(stale.path, json.dumps(data, indent=1).encode("utf-8"), 0o600)
     finally:
         release(stale)

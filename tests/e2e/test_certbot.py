@@ -9,32 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.x509.oid import ExtensionOID
 
-from tests.helpers import FAKE_API_KEY, FAKE_TOKEN
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN, cert_names, certonly, ok
 from teststack.stack import Stack
-
-
-def certonly(stack: Stack, tmp: Path, creds: Path, *names: str, extra: tuple[str, ...] = (),
-             propagation: int = 30) -> subprocess.CompletedProcess[str]:
-    args = ["certonly", "--authenticator", "dns-gandi", "--dns-gandi-credentials", str(creds),
-            "--dns-gandi-nameservers", stack.nameserver,
-            "--dns-gandi-propagation-seconds", str(propagation), *extra]
-    for name in names:
-        args += ["-d", name]
-    return stack.run_certbot(tmp, *args)
-
-
-def cert_names(tmp: Path, lineage: str) -> set[str]:
-    pem = (tmp / "config" / "live" / lineage / "fullchain.pem").read_bytes()
-    cert = x509.load_pem_x509_certificate(pem)
-    san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
-    return set(san.get_values_for_type(x509.DNSName))
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> None:
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
 
 
 def test_one_name(live: Stack, tmp_path: Path) -> None:

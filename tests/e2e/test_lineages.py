@@ -14,13 +14,13 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from certbot import __version__ as certbot_version
 
-from tests.e2e.test_certbot import certonly, ok
-from tests.helpers import FAKE_API_KEY, FAKE_TOKEN
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN, certonly, ok
 from teststack.stack import Stack
 
 EXE = str(Path(sys.executable).parent / "certbot-dns-gandi-pat")
@@ -208,3 +208,58 @@ def test_rotate_a_token_shared_by_two_lineages(live: Stack, tmp_path: Path) -> N
     blobs += [p.read_text(errors="replace") for p in (tmp_path / "logs").rglob("*") if p.is_file()]
     assert "LiveDNS" in rotated.stderr  # -v logged the requests
     assert all(new not in blob and FAKE_TOKEN not in blob for blob in blobs)
+
+
+def test_prometheus_metrics_of_lineages_certbot_made(live: Stack, tmp_path: Path) -> None:
+    """Two lineages sharing one INI, renewing in about 26 days: a token lasting ten days makes both
+    critical; a healthy one, both ok; the values are the certificates' own."""
+    from cryptography import x509
+    from prometheus_client.parser import text_string_to_metric_families
+
+    config = tmp_path / "config"
+    live.standin.add_token("FAKE-ten-days-prom-e2e", expires_in=10 * 86400)
+    shared = credentials(live, tmp_path, "shared.ini", "dns_gandi_token = FAKE-ten-days-prom-e2e\n")
+    ok(certonly(live, tmp_path, shared, "example.com", "*.example.com", propagation=10))
+    ok(certonly(live, tmp_path, shared, "www.example.org", propagation=10))
+    for name in ("example.com", "www.example.org"):
+        conf = config / "renewal" / f"{name}.conf"
+        conf.write_text("renew_before_expiry = 1800 days\n" + conf.read_text())  # as in the rotate test
+
+    collector = tmp_path / "node-exporter"
+    collector.mkdir()
+    recipe = (DOCS / "renewal.md").read_text()
+    recipe = recipe[recipe.index("# /etc/cron.d/certbot-dns-gandi-pat-metrics\n"):]
+    (line,) = re.findall(r"(?m)^17 \* \* \* \* root (.*)$", recipe[:recipe.index("```")])
+    line = line.replace("/var/lib/prometheus/node-exporter", str(collector)).replace(
+        "certbot-dns-gandi-pat renewals", f"certbot-dns-gandi-pat renewals --config-dir {config} "
+        f"--nameservers {live.nameserver}")
+    textfile = collector / "certbot-dns-gandi-pat.prom"
+
+    def metrics() -> tuple[int, dict[str, dict[tuple[tuple[str, str], ...], float]]]:
+        # the documented cron line, with the command as installed here
+        done = subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=120, check=False,
+                              env={"PATH": f"{Path(EXE).parent}:/usr/bin:/bin"})
+        assert done.stdout == "" and done.stderr == "" and [p.name for p in collector.iterdir()] == [textfile.name]
+        printed = command("renewals", "--config-dir", str(config), "--nameservers", live.nameserver, "--prometheus")
+        assert printed.stdout.splitlines()[-1] == textfile.read_text().splitlines()[-1]  # the same exit code
+        return printed.returncode, {f.name: {tuple(sorted(s.labels.items())): s.value for s in f.samples}
+                                    for f in text_string_to_metric_families(textfile.read_text())}
+
+    now = time.time()
+    code, found = metrics()
+    assert code == 2
+    prefix, creds = "certbot_dns_gandi_pat_", str(shared)
+    assert abs(found[prefix + "token_expiry_timestamp_seconds"][(("credentials", creds),)] - (now + 10 * 86400)) < 600
+    for name in ("example.com", "www.example.org"):
+        labels = (("credentials", creds), ("lineage", name))
+        pem = (config / "live" / name / "cert.pem").read_bytes()
+        not_after = x509.load_pem_x509_certificate(pem).not_valid_after_utc.timestamp()
+        assert found[prefix + "certificate_expiry_timestamp_seconds"][labels] == not_after
+        assert abs(found[prefix + "next_renewal_timestamp_seconds"][labels] - (not_after - 1800 * 86400)) < 2
+        assert found[prefix + "lineage_status"][(*labels, ("status", "critical"))] == 1.0
+    live.standin.tokens["FAKE-ten-days-prom-e2e"].expires_in = 200 * 86400  # a token that lasts
+    code, found = metrics()
+    assert code == 0
+    assert {labels: v for labels, v in found[prefix + "lineage_status"].items() if v} == {
+        (("credentials", creds), ("lineage", name), ("status", "ok")): 1.0 for name in ("example.com", "www.example.org")}
+    assert "FAKE-ten-days-prom-e2e" not in textfile.read_text()

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_certbot import ok
-from tests.helpers import FAKE_API_KEY, FAKE_TOKEN
+from tests.helpers import FAKE_API_KEY, FAKE_TOKEN, ok
 from teststack.stack import Stack
 
 

@@ -263,12 +263,17 @@ def test_a_signal_during_the_rewrite_takes_effect_after_it(tmp_path: Path, monke
     assert ledger.describe() == f"{path} replaced (backup {saved})"
 
 
-def test_write_private_is_atomic_and_owner_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", [0o600, 0o644])
+def test_a_new_file_is_atomic_and_has_exactly_its_mode(tmp_path: Path, mode: int) -> None:
     path = tmp_path / "j.json"
     setfacl("-d", "-m", "u:nobody:rw", str(tmp_path))
-    files.write_private(str(path), b"1")
-    files.write_private(str(path), b"2")
-    assert path.read_bytes() == b"2" and stat.S_IMODE(path.stat().st_mode) == 0o600
+    old = os.umask(0o077)
+    try:
+        files.write_new(str(path), b"1", mode)
+        files.write_new(str(path), b"2", mode)
+    finally:
+        os.umask(old)
+    assert path.read_bytes() == b"2" and stat.S_IMODE(path.stat().st_mode) == mode
     assert "nobody" not in acl(path) and names(tmp_path) == ["j.json"]
 
 

@@ -34,7 +34,7 @@ def test_text_and_json_say_the_same_and_mask_every_secret() -> None:
     checks = [report.Check("a", "pass", "fine"), report.Check("b", "fail", f"oops {FAKE_TOKEN}", "do this")]
     for as_json in (False, True):
         stream = io.StringIO()
-        out = report.Output(stream, as_json=as_json)
+        out = report.Output(stream, report.JSON if as_json else report.TEXT)
         out.secret(FAKE_TOKEN, "")
         assert out.emit(report.checks_report("dns-gandi doctor", checks)) == report.CRITICAL
         text = stream.getvalue()

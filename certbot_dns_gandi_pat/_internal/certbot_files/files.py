@@ -5,7 +5,8 @@ Rules, each one checked by a test (tests/unit/test_files.py):
 * A file is replaced only by renaming a complete, fsynced temporary file from
   the same directory over it, so a crash leaves either the old file or the new
   one, never half of each, and never a stray temporary file when Python itself
-  sees the failure. The journal and the file editors share this one write.
+  sees the failure. The journal, the metrics file and the file editors share
+  this one write.
 * A rewrite keeps the file's access exactly: owner, group, mode, POSIX ACL and
   every other extended attribute. When the new file cannot be given the same
   access, nothing is written and the refusal says why. A symlink is followed:
@@ -164,10 +165,14 @@ def timestamp(now: Optional[dt.datetime] = None) -> str:
     return (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
 
 
-def write_private(path: str, data: bytes) -> None:
-    """Create or replace a file of this user's own (the journal), mode 600, atomically."""
-    directory = os.path.dirname(path)
-    temp = _create(directory, os.path.basename(path), data, mode=0o600)
+def write_new(path: str, data: bytes, mode: int) -> None:
+    """Create or replace a file of this user's own (the journal, a metrics file) atomically, with ``mode``.
+
+    The temporary file is ``.NAME.<random>.tmp`` in the same directory: no
+    reader that globs ``*.json`` or ``*.prom`` ever sees it.
+    """
+    directory = os.path.dirname(path) or "."
+    temp = _create(directory, os.path.basename(path), data, mode=mode)
     try:
         os.replace(temp, path)
     except BaseException:

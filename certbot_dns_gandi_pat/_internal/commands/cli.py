@@ -92,7 +92,9 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
             args.nameservers = options.servers(args.nameservers)
         except dnscheck.DNSCheckError as exc:
             parser.error(exc.headline)
-    output = report.Output(out, as_json=getattr(args, "json", False))
+    form = (report.JSON if getattr(args, "json", False) else
+            report.PROMETHEUS if getattr(args, "prometheus", False) else report.TEXT)
+    output = report.Output(out, form, textfile=getattr(args, "textfile", None))
     main_thread = threading.current_thread() is threading.main_thread()
     saved = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:

@@ -21,7 +21,7 @@ def verbose(parser: argparse.ArgumentParser) -> None:
                         help="log what is done (requests, DNS queries) on standard error")
 
 
-def json_output(parser: argparse.ArgumentParser) -> None:
+def json_output(parser: argparse.ArgumentParser | argparse._MutuallyExclusiveGroup) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 

@@ -25,6 +25,7 @@ import datetime as dt
 import itertools
 import os
 import stat
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -64,6 +65,7 @@ class Credentials:
     missing: bool = False
     token: Optional[tokens.TokenInfo] = None
     rejected: Optional[str] = None  # LiveDNS refused the credential (HTTP 401)
+    accepted: Optional[bool] = None  # None: LiveDNS was not asked, or did not answer
     zones: dict[str, Finding] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
 
@@ -133,14 +135,16 @@ def check_remote(state: Credentials, domains: Sequence[str],
             try:
                 reach = checks.challenge_zone(client, resolver, domain)
             except livedns.AuthError as exc:
-                state.rejected = exc.headline
+                state.rejected, state.accepted = exc.headline, False
                 return
             except (livedns.ZoneNotFoundError, livedns.ForbiddenError) as exc:
+                state.accepted = True  # known to LiveDNS, just not allowed there
                 state.zones[domain] = Finding(FAIL, f"{domain}: {exc.headline}", _zone_advice(gandi))
                 continue
             except (livedns.LiveDNSError, dnscheck.DNSCheckError) as exc:
                 state.zones[domain] = Finding(SKIP, f"{domain}: could not check the zone: {exc.headline}")
                 continue
+            state.accepted = True
             via = f" (CNAME to {reach.target})" if reach.target != reach.challenge else ""
             state.zones[domain] = Finding(PASS, f"{domain}{via} in zone {reach.zone}")
     finally:
@@ -193,6 +197,7 @@ class Renewals:
         self.now = now or dt.datetime.now(dt.timezone.utc)
         self.version = tuple(certbot_version) if certbot_version is not None else lineages.certbot_version()
         self.reports: list[Verdict] = []
+        self.files: dict[str, Credentials] = {}
         self.problem: Optional[str] = None
         self.secrets: list[str] = []
 
@@ -202,7 +207,7 @@ class Renewals:
         except lineages.LineageError as exc:
             self.problem = str(exc)
             return []
-        files: dict[str, Credentials] = {}
+        files = self.files
         for lineage in found:
             path = lineage.credentials_path
             if path and path not in files:
@@ -511,14 +516,85 @@ def _report_dict(report: Verdict) -> dict[str, Any]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.config_dir(parser)
-    options.json_output(parser)
+    form = parser.add_mutually_exclusive_group()
+    options.json_output(form)
+    form.add_argument("--prometheus", action="store_true",
+                      help="print the findings as Prometheus metrics instead of the report")
+    parser.add_argument("--textfile", metavar="PATH",
+                        help="also write the metrics to PATH for node_exporter's textfile collector "
+                        "(a *.prom file in its directory; replaced atomically, mode 644)")
     options.nameservers(parser, "follow CNAMEs through")
     options.expiry_warning_days(parser, "a token expires")
 
 
 def run(args: argparse.Namespace, out: report.Output) -> int:
+    started, clock = time.time(), time.monotonic()
     check = Renewals(args.config_dir, nameservers=args.nameservers,
                      warning_days=args.expiry_warning_days)
     check.run()
     out.secret(*check.secrets)  # no line quotes a credential; this makes sure none ever does
-    return out.emit(check.to_report())
+    found = check.to_report()
+    found.metrics = metrics(check, started, time.monotonic() - clock)
+    return out.emit(found)
+
+
+# ------------------------------------------------------------ Prometheus
+
+NAMESPACE = "certbot_dns_gandi_pat"
+STATUS_WORDS = {PASS: "ok", WARN: "warning", FAIL: "critical", SKIP: "unknown"}
+
+
+def _stamp(when: Optional[dt.datetime]) -> Optional[float]:
+    return float(round(when.timestamp())) if when is not None else None
+
+
+def _day_start(day: Optional[dt.date]) -> Optional[float]:
+    if day is None:
+        return None
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()
+
+
+def _gauge(name: str, help_text: str, samples: Sequence[tuple[report.Labels, Optional[float]]]) -> report.Metric:
+    return report.Metric(f"{NAMESPACE}_{name}", help_text,
+                         tuple((labels, value) for labels, value in samples if value is not None))
+
+
+def metrics(check: Renewals, started: float, seconds: float) -> list[report.Metric]:
+    """The facts of a run as gauges: per credentials file, per lineage, and of the check itself."""
+    files = sorted(check.files.items())
+    verdicts = [(r.lineage.name if r.lineage else os.path.basename(r.conf).removesuffix(".conf"), r)
+                for r in check.reports]
+
+    def lineage_labels(name: str, verdict: Verdict) -> report.Labels:
+        path = verdict.lineage.credentials_path if verdict.lineage else None
+        return (("lineage", name), ("credentials", path or ""))
+
+    return [
+        _gauge("token_expiry_timestamp_seconds", "When the Personal Access Token in the credentials file "
+               "expires, as Gandi's /tokeninfo says (absent when it does not).",
+               [((("credentials", path),), _stamp(state.token.expires_at if state.token else None))
+                for path, state in files]),
+        _gauge("credentials_accepted", "1 when Gandi LiveDNS accepted the credential of the file, 0 when it "
+               "rejected it (absent when it could not be asked).",
+               [((("credentials", path),), None if state.accepted is None else float(state.accepted))
+                for path, state in files]),
+        _gauge("certificate_expiry_timestamp_seconds", "When the lineage's certificate expires.",
+               [(lineage_labels(name, v), _stamp(v.lineage.certificate.not_after)
+                 if v.lineage and v.lineage.certificate else None) for name, v in verdicts]),
+        _gauge("next_renewal_timestamp_seconds", "When certbot will renew the lineage, as the installed "
+               "certbot reads its renewal configuration (ACME Renewal Information aside).",
+               [(lineage_labels(name, v), _stamp(v.next_renewal)) for name, v in verdicts]),
+        _gauge("token_last_safe_day_timestamp_seconds", "The start (00:00 UTC) of the last day the lineage's "
+               "token can be replaced without a failed renewal.",
+               [(lineage_labels(name, v), _day_start(v.last_safe_day)) for name, v in verdicts]),
+        _gauge("lineage_status", "The lineage's verdict: 1 for its status (ok, warning, critical, unknown), "
+               "0 for the others.",
+               [((*lineage_labels(name, v), ("status", word)), float(STATUS_WORDS[v.status] == word))
+                for name, v in verdicts for word in STATUS_WORDS.values()]),
+        _gauge("renewals_last_run_timestamp_seconds", "When this check ran.", [((), float(round(started)))]),
+        _gauge("renewals_duration_seconds", "How long this check took.", [((), round(seconds, 3))]),
+        _gauge("renewals_check_success", "1 when the check could read certbot's configuration and check its "
+               "lineages, 0 when it could not check at all.", [((), 0.0 if check.problem else 1.0)]),
+        _gauge("renewals_exit_code", "The check's exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+               [((), float(check.exit_code()))]),
+    ]

@@ -9,14 +9,19 @@ Rules (tests/unit/test_report.py):
 * A report's first line is ``TITLE VERDICT - headline``: what a monitoring
   system shows. ``--json`` gives the same facts as one JSON object with
   ``ok``, ``exit_code``, ``verdict`` and ``summary`` (that first line) first,
-  always valid JSON.
-* Everything printed goes through ``Output``, which masks every secret the
-  command registered, wherever it appears.
+  always valid JSON. ``--prometheus`` gives them in the Prometheus text format
+  (HELP and TYPE for every metric, label values escaped), and ``--textfile``
+  writes that to a file the way node_exporter's textfile collector expects:
+  complete or not at all, mode 644.
+* Everything printed or written goes through ``Output``, which masks every
+  secret the command registered, wherever it appears.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, TextIO
@@ -73,24 +78,70 @@ def counted(checks: Sequence[Check]) -> str:
     return (", ".join(parts) or "nothing checked") + (f" ({', '.join(dict.fromkeys(names))})" if names else "")
 
 
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric family in the Prometheus text format: a gauge unless said otherwise."""
+
+    name: str
+    help: str
+    samples: tuple[tuple[Labels, float], ...]
+    kind: str = "gauge"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def exposition(metrics: Iterable[Metric]) -> str:
+    """The text exposition format, version 0.0.4."""
+    lines = []
+    for metric in metrics:
+        if not metric.samples:
+            continue  # nothing known of it in this run
+        help_text = metric.help.replace("\\", "\\\\").replace("\n", "\\n")
+        lines += [f"# HELP {metric.name} {help_text}", f"# TYPE {metric.name} {metric.kind}"]
+        for labels, value in metric.samples:
+            inner = ",".join(f'{key}="{_label(text)}"' for key, text in labels)
+            lines.append(f"{metric.name}{{{inner}}} {_number(value)}" if inner else f"{metric.name} {_number(value)}")
+    return "\n".join(lines)
+
+
+TEXT, JSON, PROMETHEUS = "text", "json", "prometheus"
+
+
 @dataclass
 class Report:
-    """What a command found: the verdict line, the lines under it, and the same facts for --json."""
+    """What a command found: the verdict line, the lines under it, and the same facts for --json
+    and, where the command has them, as metrics."""
 
     title: str
     code: int
     headline: str
     lines: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    metrics: list[Metric] = field(default_factory=list)
 
     @property
     def first_line(self) -> str:
         return f"{self.title} {VERDICTS[self.code]} - {self.headline}"
 
-    def render(self, as_json: bool) -> str:
-        if as_json:
+    def render(self, form: str = TEXT) -> str:
+        if form == JSON:
             return json.dumps({"ok": self.code == OK, "exit_code": self.code, "verdict": VERDICTS[self.code],
                                "summary": self.first_line, **self.data}, indent=2)
+        if form == PROMETHEUS:
+            return exposition(self.metrics)
         return "\n".join([self.first_line, *self.lines])
 
 
@@ -101,10 +152,12 @@ def checks_report(title: str, checks: Sequence[Check]) -> Report:
 
 
 class Output:
-    """Where a command's report goes: text or --json, every secret masked; and what it changed."""
+    """Where a command's report goes (text, --json or --prometheus; a --textfile too), every
+    secret masked; and what the command changed, for an interrupted run to say."""
 
-    def __init__(self, stream: TextIO, as_json: bool = False, ledger: Optional[files.Ledger] = None) -> None:
-        self.stream, self.as_json = stream, as_json
+    def __init__(self, stream: TextIO, form: str = TEXT, textfile: Optional[str] = None,
+                 ledger: Optional[files.Ledger] = None) -> None:
+        self.stream, self.form, self.textfile = stream, form, textfile
         self.ledger = ledger or files.Ledger()
         self._secrets: list[str] = []
 
@@ -113,5 +166,15 @@ class Output:
         self._secrets += [v for v in values if v]
 
     def emit(self, report: Report) -> int:
-        print(redact.redact(report.render(self.as_json), *self._secrets), file=self.stream, flush=True)
+        print(redact.redact(report.render(self.form), *self._secrets), file=self.stream, flush=True)
+        if self.textfile and report.metrics:  # an interrupted run has none: the last complete file stays
+            try:
+                # node_exporter reads *.prom: a temporary name beside it, then a rename.
+                metrics = redact.redact(report.render(PROMETHEUS), *self._secrets) + "\n"
+                files.write_new(self.textfile, metrics.encode("utf-8"), 0o644)
+            except (OSError, files.FileChangeError) as exc:
+                why = getattr(exc, "strerror", None) or str(exc)
+                print(f"{report.title}: cannot write the metrics to {self.textfile} ({why}); the file was left "
+                      "as it was", file=sys.stderr, flush=True)
+                return UNKNOWN
         return report.code
