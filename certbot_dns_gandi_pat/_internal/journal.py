@@ -123,7 +123,7 @@ class Journal:
             secure_directory(self.directory, create=True)
             self._lock = _new_lock(self._lock_path)
         body = {**self._head, "records": [_dump(e) for e in kept]}
-        files.write_new(self.path, json.dumps(body, indent=1).encode("utf-8"), 0o600)
+        files.write_new(self.path, json.dumps(body).encode(), 0o600)
 
     def close(self) -> None:
         """Remove the journal and give up its lock (nothing of the run is left in the zone)."""
@@ -223,30 +223,31 @@ def _load(path: str) -> Stale:
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
             raise _Refused(f"belongs to uid {info.st_uid}, not to this user (a journal is acted on only "
                            "when this user wrote it)")
-        data: Any = json.loads(handle.read().decode("utf-8"))
-    if not isinstance(data, dict) or data.get("version") != VERSION:
-        version = data.get("version") if isinstance(data, dict) else None
+        data: Any = json.loads(handle.read())
+    version = data.get("version") if isinstance(data, dict) else None
+    if version != VERSION:
         raise _Refused(f"written by another version of the plugin (format {version!r}): check the "
                        "_acme-challenge TXT records it names by hand, then delete it")
     pid = data["pid"]
-    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31:
-        raise TypeError("pid")
-    for key in ("credentials", "api_url", "created"):
-        if not isinstance(data[key], str):
-            raise TypeError(key)
-    if not isinstance(data["records"], list):
-        raise TypeError("records")
+    # 0 and negative pids name process groups to kill(): no single run wrote them.
+    _shape(isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 2**31)
+    _shape(all(isinstance(data[key], str) for key in ("credentials", "api_url", "created")))
+    _shape(isinstance(data["records"], list))
     entries = tuple(_entry(item) for item in data["records"])
     return Stale(path, pid, data["created"], data["credentials"], data["api_url"], entries)
 
 
+def _shape(ok: bool) -> None:
+    """The types of a journal this version writes; anything else makes it unreadable as a whole."""
+    if not ok:
+        raise TypeError("not the shape of a journal")
+
+
 def _entry(item: Any) -> Entry:
     zone, name, values, validations = item["zone"], item["name"], item["values"], item["validations"]
-    if not (isinstance(zone, str) and isinstance(name, str) and _strings(values) and values
-            and _strings(validations) and validations):
-        raise TypeError("record")
-    if not _NAME.fullmatch(zone) or not (name == "@" or _NAME.fullmatch(name)):
-        raise TypeError("record name")
+    _shape(isinstance(zone, str) and isinstance(name, str))
+    _shape(_strings(values) and _strings(validations))
+    _shape(_NAME.fullmatch(zone) is not None and (name == "@" or _NAME.fullmatch(name) is not None))
     entry = Entry(zone, name, tuple(values), tuple(validations))
     if any(not _ACME_VALUE.fullmatch(v) for v in values):
         raise _Refused(f"names TXT values at {entry.fqdn} that are not ACME challenge values, which is all "
@@ -260,7 +261,8 @@ def _entry(item: Any) -> Entry:
 
 
 def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    """A non-empty list of strings."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
 
 
 def release(stale: Stale) -> None:
@@ -282,9 +284,9 @@ def discard(stale: Stale, remaining: Sequence[Entry]) -> None:
             return
         if tuple(remaining) == stale.entries:
             return  # unchanged: its age still tells when its writes were sent
-        with open(stale.path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        with open(stale.path, "rb") as handle:
+            data = json.loads(handle.read())
         data["records"] = [_dump(e) for e in remaining]
-        files.write_new(stale.path, json.dumps(data, indent=1).encode("utf-8"), 0o600)
+        files.write_new(stale.path, json.dumps(data).encode(), 0o600)
     finally:
         release(stale)

@@ -3,9 +3,12 @@ acted on only when everything in it is something the plugin writes."""
 
 from __future__ import annotations
 
+import datetime as dt
+import fcntl
 import json
 import logging
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -309,3 +312,176 @@ def test_a_journal_that_cannot_be_written_does_not_stop_the_run(standin: StandIn
 @pytest.fixture(autouse=True)
 def _info(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
+
+
+# ---------------------------------------- what the mutation tests found unpinned
+
+def test_the_journal_says_who_wrote_it_and_when(standin: StandIn, tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(directory), CREDS, standin.api_url))
+    recs.add([("_acme-challenge.example.com", V1)])
+    (path,) = directory.glob("*.json")
+    (lock,) = directory.glob("*.lock")
+    head = json.loads(path.read_text())
+    assert (head["version"], head["pid"], head["host"]) == (2, os.getpid(), socket.gethostname())
+    assert head["credentials"] == CREDS and head["api_url"] == standin.api_url
+    assert head["created"].endswith("+00:00") and dt.datetime.fromisoformat(head["created"]) <= dt.datetime.now(
+        dt.timezone.utc)
+    assert lock.name == path.name.replace(".json", ".lock") and stat.S_IMODE(lock.stat().st_mode) == 0o600
+    assert recs.remove_all() == [] and list(directory.iterdir()) == []
+
+
+def test_closing_twice_and_with_the_files_already_gone(tmp_path: Path) -> None:
+    own = journal.Journal(str(tmp_path / "j"), CREDS, "http://x")
+    own.save([journal.Entry("example.com", "_acme-challenge", (V1,), ("_acme-challenge.example.com",))])
+    for name in (tmp_path / "j").iterdir():
+        name.unlink()
+    own.close()
+    own.close()
+    assert list((tmp_path / "j").iterdir()) == []
+
+
+def test_recovery_creates_no_directory(tmp_path: Path) -> None:
+    assert journal.find_stale(str(tmp_path / "none")) == ([], []) and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", [0o750, 0o705, 0o770])
+def test_a_loose_directory_is_tightened_by_recovery_too(tmp_path: Path, mode: int) -> None:
+    directory = tmp_path / "journal"
+    directory.mkdir()
+    directory.chmod(mode)
+    assert journal.find_stale(str(directory)) == ([], [])
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+
+
+def test_a_link_in_place_of_the_directory_is_not_used(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "journal").symlink_to(tmp_path / "elsewhere")
+    assert journal.find_stale(str(tmp_path / "journal")) == ([], [
+        f"{tmp_path / 'journal'} is a link or a file, not a directory: not used for crash journals; remove it"])
+
+
+def test_a_journal_whose_run_ends_while_recovery_looks_is_skipped(standin: StandIn, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = tmp_path / "journal"
+    standin.set_txt("example.com", "_acme-challenge", [V1])
+    first = write_journal(directory, "1-ends.json", standin.api_url, [record("example.com", "_acme-challenge", V2)])
+    (directory / "1-ends.lock").write_text("")
+    second = write_journal(directory, "2-dead.json", standin.api_url, [record("example.com", "_acme-challenge", V1)])
+    real_load = journal._load
+
+    def ends(path: str) -> journal.Stale:
+        if path == str(first):
+            first.unlink()  # the run removed its journal after we took its (free) lock
+        return real_load(path)
+
+    monkeypatch.setattr(journal, "_load", ends)
+    stale, problems = journal.find_stale(str(directory))
+    assert [s.path for s in stale] == [str(second)] and problems == []
+    journal.release(stale[0])
+    # and the lock of the journal that went was let go: a live run may take it again
+    fd = os.open(directory / "1-ends.lock", os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("pid,acted", [(1, True), (2**31 - 1, True), (2**31, False), (0, False)])
+def test_the_pid_range(standin: StandIn, tmp_path: Path, pid: int, acted: bool) -> None:
+    write_journal(tmp_path / "journal", "1-p.json", standin.api_url, [record("example.com", "_acme-challenge", V1)],
+                  pid=pid)
+    stale, problems = journal.find_stale(str(tmp_path / "journal"))
+    assert (len(stale), len(problems)) == ((1, 0) if acted else (0, 1))
+    for run in stale:
+        journal.release(run)
+
+
+GOOD = record("example.com", "_acme-challenge", V1)
+
+
+@pytest.mark.parametrize("entry", [
+    {**GOOD, "zone": 7}, {**GOOD, "name": ["x"]}, {**GOOD, "values": []}, {**GOOD, "values": [1]},
+    {**GOOD, "values": V1}, {**GOOD, "validations": []}, {**GOOD, "validations": "_acme-challenge.example.com"},
+    {**GOOD, "zone": "Example.COM"}, {**GOOD, "zone": "exa mple.com"}, {**GOOD, "name": "_acme-challenge."},
+    {k: v for k, v in GOOD.items() if k != "validations"},
+], ids=lambda e: str(e)[:60])
+def test_an_entry_of_another_shape_makes_the_journal_unreadable(standin: StandIn, tmp_path: Path,
+                                                               entry: dict[str, Any]) -> None:
+    path = write_journal(tmp_path / "journal", "1-shape.json", standin.api_url, [GOOD, entry])
+    assert journal.find_stale(str(tmp_path / "journal")) == ([], [
+        f"{path}: cannot be read ({'KeyError' if 'validations' not in entry else 'TypeError'}); left alone: "
+        "check the _acme-challenge TXT records it names by hand, then delete it"])
+
+
+@pytest.mark.parametrize("head", [{"credentials": 1}, {"api_url": None}, {"created": 5}, {"records": {}}])
+def test_a_head_of_another_shape_makes_the_journal_unreadable(standin: StandIn, tmp_path: Path,
+                                                             head: dict[str, Any]) -> None:
+    path = write_journal(tmp_path / "journal", "1-head.json", standin.api_url, [GOOD])
+    path.write_text(json.dumps({**json.loads(path.read_text()), **head}))
+    (problem,) = journal.find_stale(str(tmp_path / "journal"))[1]
+    assert problem.startswith(f"{path}: cannot be read (TypeError); left alone")
+
+
+@pytest.mark.parametrize("entry,why", [
+    (record("example.com", "www", V1), "names www.example.com, which is no _acme-challenge name: check it, "
+                                       "then delete it"),
+    (record("_acme-challenge.example.com", "@", V1),  # a "zone" named like a challenge: its apex is no rrset of ours
+     "names TXT _acme-challenge.example.com, which is no _acme-challenge name: check it, then delete it"),
+    (record("example.com", "_acme-challenge", "v=spf1 -all"),
+     "names TXT values at _acme-challenge.example.com that are not ACME challenge values, which is all the plugin "
+     "writes: check it, then delete it"),
+    (record("example.com", "acme", V1, validation="_acme-challenge.exa mple.org"),
+     "names _acme-challenge.exa mple.org, which is no _acme-challenge name: check it, then delete it"),
+    (record("example.com", "acme", V1, validation="www.example.org"),
+     "names www.example.org, which is no _acme-challenge name: check it, then delete it"),
+])
+def test_what_a_forged_journal_is_told_by(standin: StandIn, tmp_path: Path, entry: dict[str, Any], why: str) -> None:
+    path = write_journal(tmp_path / "journal", "1-forged.json", standin.api_url, [entry])
+    assert journal.find_stale(str(tmp_path / "journal")) == ([], [
+        f"{path}: {why}; left alone, nothing in the zone was touched"])
+
+
+def test_the_messages_for_another_version_and_another_owner(standin: StandIn, tmp_path: Path) -> None:
+    old = write_journal(tmp_path / "journal", "1-old.json", standin.api_url, [GOOD], version=1)
+    listed = write_journal(tmp_path / "journal", "2-list.json", standin.api_url, [GOOD])
+    listed.write_text("[1, 2]")
+    assert journal.find_stale(str(tmp_path / "journal"))[1] == [
+        f"{old}: written by another version of the plugin (format 1): check the _acme-challenge TXT records it "
+        "names by hand, then delete it; left alone, nothing in the zone was touched",
+        f"{listed}: written by another version of the plugin (format None): check the _acme-challenge TXT records "
+        "it names by hand, then delete it; left alone, nothing in the zone was touched"]
+    if os.geteuid() == 0:
+        os.chown(old, 4321, 4321)
+        assert journal.find_stale(str(tmp_path / "journal"))[1][0] == (
+            f"{old}: belongs to uid 4321, not to this user (a journal is acted on only when this user wrote it); "
+            "left alone, nothing in the zone was touched")
+
+
+def test_recovery_says_which_run_left_the_values(standin: StandIn, tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    standin.set_txt("example.com", "_acme-challenge", [V1])
+    write_journal(tmp_path / "journal", "1-said.json", standin.api_url, [GOOD])
+    recover(standin, tmp_path / "journal")
+    assert ("Removed 1 TXT value(s) at _acme-challenge.example.com left by an interrupted run (pid 4242, "
+            "2026-11-01T03:00:00+00:00)") in caplog.messages
+
+
+def test_a_journal_rewritten_after_a_partial_recovery_stays_owner_only(standin: StandIn, tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    standin.set_txt("example.org", "_acme-challenge", [V2])
+    path = write_journal(directory, "3-mode.json", standin.api_url, [
+        record("example.com", "_acme-challenge", V1), record("example.org", "_acme-challenge", V2)])
+    path.chmod(0o644)
+    os.utime(path, (0, 0))  # long ago: what is not there any more is not kept
+    standin.add_fault(method="PATCH", path=r"/domains/example\.org/.*", status=403, times=-1)
+    recover(standin, directory)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and len(json.loads(path.read_text())["records"]) == 1
+
+
+def test_discarding_a_journal_someone_already_removed(tmp_path: Path) -> None:
+    path = write_journal(tmp_path / "journal", "1-gone.json", "http://x", [GOOD])
+    (stale,), _ = journal.find_stale(str(tmp_path / "journal"))
+    path.unlink()
+    journal.discard(stale, [])
+    assert list((tmp_path / "journal").iterdir()) == []
