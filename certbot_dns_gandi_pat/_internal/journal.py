@@ -76,6 +76,7 @@ class Stale:
     credentials: str
     api_url: str
     entries: tuple[Entry, ...]
+    written: float = 0.0  # when the journal was last written (its mtime), as read
     _lock: Optional[int] = field(default=None, repr=False)
 
 
@@ -234,7 +235,7 @@ def _load(path: str) -> Stale:
     _shape(all(isinstance(data[key], str) for key in ("credentials", "api_url", "created")))
     _shape(isinstance(data["records"], list))
     entries = tuple(_entry(item) for item in data["records"])
-    return Stale(path, pid, data["created"], data["credentials"], data["api_url"], entries)
+    return Stale(path, pid, data["created"], data["credentials"], data["api_url"], entries, info.st_mtime)
 
 
 def _shape(ok: bool) -> None:

@@ -23,7 +23,6 @@ Rules (tests/integration/test_records.py, tests/integration/test_journal.py, tes
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -281,7 +280,8 @@ def recover(client: LiveDNSClient, directory: str, credentials: str,
 
 def _recover_run(client: LiveDNSClient, run: journals.Stale) -> list[journals.Entry]:
     remaining: list[journals.Entry] = []
-    recent = _recent(run.path, client.write_bound)
+    # Killed moments ago: a write it sent may still be applied.
+    recent = time.time() - run.written < client.write_bound
     for entry in run.entries:
         where, values = entry.fqdn, list(entry.values)
         try:
@@ -289,7 +289,6 @@ def _recover_run(client: LiveDNSClient, run: journals.Stale) -> list[journals.En
                 logger.warning("Removed %d TXT value(s) at %s left by an interrupted run "
                                "(pid %d, %s)", len(values), where, run.pid, run.created)
             elif recent:
-                # Killed moments ago: a write it sent may still be applied.
                 remaining.append(entry)
                 logger.info("No TXT values yet at %s from an interrupted run (pid %d); looking "
                             "again at the next run", where, run.pid)
@@ -298,14 +297,6 @@ def _recover_run(client: LiveDNSClient, run: journals.Stale) -> list[journals.En
             logger.warning("Could not yet remove TXT values at %s left by an interrupted run "
                            "(pid %d): %s", where, run.pid, exc.headline)
     return remaining
-
-
-def _recent(path: str, bound: float) -> bool:
-    """Whether a journal was written less than a write's time bound ago."""
-    try:
-        return time.time() - os.stat(path).st_mtime < bound
-    except OSError:
-        return False
 
 
 def _summary(head: str, errors: Sequence[BaseException]) -> str:

@@ -485,3 +485,40 @@ def test_discarding_a_journal_someone_already_removed(tmp_path: Path) -> None:
     path.unlink()
     journal.discard(stale, [])
     assert list((tmp_path / "journal").iterdir()) == []
+
+
+def test_one_journal_left_alone_does_not_stop_the_others(standin: StandIn, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    directory = tmp_path / "journal"
+    standin.set_txt("example.com", "_acme-challenge", [V1])
+    standin.set_txt("example.org", "_acme-challenge", [V2])
+    theirs = write_journal(directory, "1-other.json", standin.api_url, [GOOD], credentials="/etc/other.ini")
+    moved = write_journal(directory, "2-moved.json", standin.api_url,
+                          [record("example.net", "acme", V3, validation="_acme-challenge.example.org")])
+    ours = write_journal(directory, "3-ours.json", standin.api_url, [record("example.org", "_acme-challenge", V2)])
+    os.utime(ours, (0, 0))
+    recover(standin, directory)
+    assert standin.txt("example.org", "_acme-challenge") is None and not ours.exists()
+    assert theirs.exists() and moved.exists() and standin.txt("example.com", "_acme-challenge") == [V1]
+    assert f"Journal {theirs} belongs to other credentials; left for a run that uses them" in caplog.messages
+    assert (f"Journal of an earlier run {moved}: _acme-challenge.example.org no longer points to acme.example.net "
+            "by CNAME; left alone, nothing in the zone was touched: check that TXT record by hand, then delete the "
+            "journal") in caplog.messages
+
+
+def test_what_recovery_says_when_nothing_is_there_yet_or_it_cannot_remove(
+        standin: StandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    directory = tmp_path / "journal"
+    standin.set_txt("example.org", "_acme-challenge", [V2])
+    write_journal(directory, "1-said.json", standin.api_url, [
+        record("example.com", "_acme-challenge.late", V1), record("example.org", "_acme-challenge", V2)])
+    standin.add_fault(method="PATCH", path=r"/domains/example\.org/.*", status=403, times=-1)
+    recover(standin, directory)
+    assert ("No TXT values yet at _acme-challenge.late.example.com from an interrupted run (pid 4242); looking "
+            "again at the next run") in caplog.messages
+    (failed,) = [m for m in caplog.messages if m.startswith("Could not yet remove")]
+    assert failed.startswith("Could not yet remove TXT values at _acme-challenge.example.org left by an interrupted "
+                             "run (pid 4242): removing from TXT _acme-challenge.example.org: HTTP 403")
+    assert "\n" not in failed  # the headline, not the advice

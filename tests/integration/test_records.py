@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
+from typing import Callable, Optional
 
 import pytest
 
 from certbot_dns_gandi_pat._internal import journal, livedns
 from certbot_dns_gandi_pat._internal.records import ChallengeRecords
-from tests.helpers import client_for
+from tests.helpers import FAST, client_for
 from teststack.standin import Fault, StandIn
 
 
@@ -205,3 +207,138 @@ def test_removed_is_said_only_for_values_confirmed_gone(standin: StandIn, caplog
     assert not any(m.startswith("Removed") for m in caplog.messages)
     assert standin.txt("example.com", "_acme-challenge") == ["google-site-verification=abc", "ours"]
     assert standin.count("DELETE") == 0
+
+
+# ------------------------------------- a write whose outcome is unknown, one still in flight
+
+NAME = "_acme-challenge.example.com"
+
+
+class Clock:
+    """The records' clock and sleep: times handed out in order, sleeps written down."""
+
+    def __init__(self, *times: float, on_sleep: Optional[Callable[[], None]] = None) -> None:
+        self.times, self.slept, self.on_sleep = list(times), [], on_sleep
+
+    def __call__(self) -> float:
+        return self.times.pop(0) if len(self.times) > 1 else self.times[0]
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        if self.on_sleep:
+            self.on_sleep()
+
+
+def unknown_write(standin: StandIn, clock: Clock, **bounds: float) -> ChallengeRecords:
+    """A write every attempt of which was dropped unanswered (nothing applied, as far as we know)."""
+    standin.add_fault(method="POST", action="drop", times=-1)
+    recs = ChallengeRecords(client_for(standin, **FAST), clock=clock, sleep=clock.sleep, **bounds)  # type: ignore[arg-type]
+    with pytest.raises(livedns.LiveDNSError) as err:
+        recs.add([(NAME, "late")])
+    assert not err.value.refused
+    standin.faults.clear()
+    return recs
+
+
+@pytest.mark.parametrize("times,bounds,wait", [
+    ((100.0, 101.0, 101.0), {"write_bound": 60.0, "settle": 15.0}, 59.0),  # the request's bound from its start
+    ((100.0, 150.0, 150.0), {"write_bound": 30.0, "settle": 15.0}, 15.0),  # an answer's time after it gave up
+])
+def test_a_write_with_no_answer_is_looked_for_again_once_it_cannot_land_any_more(
+        standin: StandIn, caplog: pytest.LogCaptureFixture, times: tuple[float, ...], bounds: dict[str, float],
+        wait: float) -> None:
+    caplog.set_level(logging.DEBUG)
+    clock = Clock(*times, on_sleep=lambda: standin.set_txt("example.com", "_acme-challenge", ["late"]))
+    recs = unknown_write(standin, clock, **bounds)
+    assert recs.remove_all() == []
+    assert clock.slept == [wait]
+    assert standin.challenge_records() == {}  # the write that landed during the wait is gone too
+    assert (f"No TXT at {NAME} yet although its write had no answer; looking again in {wait:.0f} s"
+            in caplog.messages)
+    assert f"Removed 1 TXT value(s) at {NAME}" in caplog.messages
+
+
+def test_a_write_that_never_landed_is_said_so_after_the_second_look(standin: StandIn,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    clock = Clock(100.0, 101.0, 161.0)  # its bound has passed already: no wait
+    recs = unknown_write(standin, clock, write_bound=60.0, settle=15.0)
+    patches = standin.count("PATCH")
+    assert recs.remove_all() == [] and clock.slept == []
+    assert standin.count("PATCH") == patches + 2  # looked twice
+    assert f"Nothing to remove at {NAME}: the values were not there" in caplog.messages
+    assert not any(m.startswith("Removed") for m in caplog.messages)
+
+
+def test_a_confirmed_write_found_gone_is_not_waited_for(standin: StandIn, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    clock = Clock(100.0)
+    recs = ChallengeRecords(client_for(standin), clock=clock, sleep=clock.sleep, write_bound=60.0, settle=15.0)
+    recs.add([(NAME, "ours")])
+    standin.zones["example.com"].records.clear()  # someone deleted it meanwhile
+    patches = standin.count("PATCH")
+    assert recs.remove_all() == [] and clock.slept == [] and standin.count("PATCH") == patches + 1
+    assert f"Nothing to remove at {NAME}: the values were not there" in caplog.messages
+
+
+def test_a_refused_write_is_not_removed(standin: StandIn, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    standin.add_fault(method="POST", status=400, times=-1,
+                      body='{"status": "error", "errors": [{"name": "rrset_values", "description": "bad"}]}')
+    recs = ChallengeRecords(client_for(standin))
+    with pytest.raises(livedns.LiveDNSError) as err:
+        recs.add([(NAME, "ours")])
+    assert err.value.refused
+    assert recs.remove_all() == [] and standin.count("PATCH") == 0
+    assert f"Nothing to remove at {NAME}: nothing was written there" in caplog.messages
+
+
+def test_a_write_still_in_flight_after_the_wait_is_not_raced(standin: StandIn,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Cleanup waits a write's bound for it; past that it leaves the value for the journal, said as such."""
+    caplog.set_level(logging.INFO)
+    standin.add_fault(method="POST", action="delay", hang_seconds=2.5)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    recs = ChallengeRecords(client_for(standin), write_bound=0.1, settle=0.1)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Interrupted):
+            recs.add([(NAME, "slow")])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    failures = recs.remove_all()  # waits 1.1 s: the write takes 2.5 s
+    assert failures == [f"{NAME} TXT slow: its write is still in flight, so it cannot be removed safely yet"]
+    assert "Waiting for 1 TXT write(s) still in flight before removing them" in caplog.messages
+    assert standin.count("PATCH") == 0 and recs.written != {}
+    deadline = time.monotonic() + 10
+    while standin.txt("example.com", "_acme-challenge") is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert recs.remove_all() == [] and standin.challenge_records() == {}  # once it has landed, it goes
+
+
+def test_errors_of_several_writes_are_summed_up_once_each(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = client_for(standin)
+    calls: list[str] = []
+
+    def fail(zone: str, name: str, values: list[str]) -> None:
+        calls.append(name)
+        if name == "_acme-challenge.a":
+            raise RuntimeError("a bug, not a LiveDNS answer")
+        raise livedns.LiveDNSError(f"refused {name}", 403, f"fix {name}")
+
+    monkeypatch.setattr(client, "add_txt", fail)
+    recs = ChallengeRecords(client)
+    with pytest.raises(livedns.LiveDNSError) as err:
+        recs.add([("_acme-challenge.a.example.com", "v"), ("_acme-challenge.b.example.com", "v"),
+                  ("_acme-challenge.c.example.com", "v")])
+    assert sorted(calls) == ["_acme-challenge.a", "_acme-challenge.b", "_acme-challenge.c"]
+    assert err.value.headline.startswith("Could not create every challenge record: ")
+    parts = err.value.headline.split(": ", 1)[1].split("; ")
+    assert sorted(parts) == ["a bug, not a LiveDNS answer", "refused _acme-challenge.b", "refused _acme-challenge.c"]
+    assert sorted(err.value.advice.split(" ")) == sorted(["fix", "_acme-challenge.b", "fix", "_acme-challenge.c"])
+    assert not err.value.refused  # one failure may have left something behind

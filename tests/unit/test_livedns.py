@@ -298,6 +298,26 @@ def test_txt_values(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> 
     assert client.txt_values("example.com", "_acme-challenge") == []
 
 
+def test_a_delete_answered_200_is_done_and_a_failed_one_says_what_it_was(
+        client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, json={"rrset_values": []})
+    requests_mock.get(RRSET, json={"rrset_values": []})
+    requests_mock.delete(RRSET, [{"status_code": 200, "json": {}},
+                                 {"status_code": 400, "json": {"message": "locked", "code": 400}}])
+    assert client.remove_txt("example.com", "_acme-challenge", ["abc"]) is True
+    with pytest.raises(livedns.LiveDNSError) as err:
+        client.remove_txt("example.com", "_acme-challenge", ["abc"])
+    assert err.value.headline == "deleting empty TXT _acme-challenge.example.com: HTTP 400 (locked)"
+
+
+def test_an_rrset_answer_that_is_no_rrset_says_so(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(RRSET, json={"rrset_values": "not a list"})
+    with pytest.raises(livedns.UnreadableAnswer) as err:
+        client.txt_values("example.com", "_acme-challenge")
+    assert err.value.headline == ('reading TXT _acme-challenge.example.com: HTTP 200 with a body that is not a TXT '
+                                  'rrset ({"rrset_values": "not a list"}); nothing was concluded')
+
+
 # ------------------------------------------------------------------ errors
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
