@@ -122,6 +122,10 @@ def test_option_values_are_refused_by_name_before_the_order(live: Stack, tmp_pat
         in result.stderr
     result = run(live, tmp_path / "b", creds, "x.example.com", nameservers="[::1]junk")
     assert "The error was: --dns-gandi-nameservers: '[::1]junk' is not HOST, HOST:PORT" in result.stderr
+    # not a number at all: certbot's own parser says so (type=int, as for every DNS plugin)
+    result = run(live, tmp_path / "c", creds, "x.example.com", extra=("--dns-gandi-propagation-seconds=soon",))
+    assert result.returncode == 2
+    assert "certbot: error: argument --dns-gandi-propagation-seconds: invalid int value: 'soon'" in result.stderr
     assert live.standin.count() == 0
 
 
