@@ -172,6 +172,8 @@ def _try_lock(path: str) -> int:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return _NO_LOCK
+    except OSError:
+        return _ALIVE  # a link, or no file of ours: nothing proves its run is gone
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -195,7 +195,8 @@ def test_a_forged_journal_never_touches_the_zone(standin: StandIn, tmp_path: Pat
     assert standin.txt("example.com", "_acme-challenge") == [V2]  # not even the entry that looked right
     assert path.read_bytes() == before
     (problem,) = [m for m in caplog.messages if "Journal of an earlier run" in m]
-    assert str(path) in problem and "left alone, nothing in the zone was touched" in problem
+    assert problem.startswith(f"Journal of an earlier run {path}: ") and problem.endswith(
+        "; left alone, nothing in the zone was touched")
 
 
 def test_a_delegation_is_believed_only_while_dns_says_so(standin: StandIn, tmp_path: Path,
@@ -522,3 +523,51 @@ def test_what_recovery_says_when_nothing_is_there_yet_or_it_cannot_remove(
     assert failed.startswith("Could not yet remove TXT values at _acme-challenge.example.org left by an interrupted "
                              "run (pid 4242): removing from TXT _acme-challenge.example.org: HTTP 403")
     assert "\n" not in failed  # the headline, not the advice
+
+
+def test_a_planted_link_never_becomes_the_lock(standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """Another user's link at the name the lock is created under, or in place of a lock: never followed."""
+    directory = tmp_path / "journal"
+    directory.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    monkeypatch.setattr(journal.secrets, "token_hex", lambda n: "beef")
+    (directory / f"{os.getpid()}-beef.lock.beef.tmp").symlink_to(victim)
+    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(directory), CREDS, standin.api_url))
+    recs.add([("_acme-challenge.example.com", V1)])
+    assert victim.read_text() == "keep me" and sum("Cannot write the journal" in m for m in caplog.messages) == 1
+    assert recs.remove_all() == []
+    # a journal whose lock is a link is left alone, and recovery goes on
+    standin.set_txt("example.com", "_acme-challenge", [V1])
+    write_journal(directory, "7-linked.json", standin.api_url, [GOOD])
+    (directory / "7-linked.lock").symlink_to(victim)
+    assert journal.find_stale(str(directory)) == ([], [])
+    recover(standin, directory)
+    assert standin.txt("example.com", "_acme-challenge") == [V1]
+
+
+def test_a_lock_that_cannot_be_put_in_place_leaves_nothing_behind(standin: StandIn, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    directory = tmp_path / "journal"
+
+    def no_rename(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal.os, "rename", no_rename)
+    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(directory), CREDS, standin.api_url))
+    recs.add([("_acme-challenge.example.com", V1)])
+    assert list(directory.iterdir()) == []
+    assert any("Cannot write the journal" in m and "No space left on device" in m for m in caplog.messages)
+    assert recs.remove_all() == [] and standin.challenge_records() == {}
+
+
+def test_discarding_after_someone_removed_the_lock_file_too(tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    write_journal(directory, "1-both.json", "http://x", [GOOD])
+    (directory / "1-both.lock").write_text("")
+    (stale,), _ = journal.find_stale(str(directory))
+    (directory / "1-both.lock").unlink()
+    journal.discard(stale, [])
+    assert list(directory.iterdir()) == []

@@ -243,6 +243,7 @@ def unknown_write(standin: StandIn, clock: Clock, **bounds: float) -> ChallengeR
 @pytest.mark.parametrize("times,bounds,wait", [
     ((100.0, 101.0, 101.0), {"write_bound": 60.0, "settle": 15.0}, 59.0),  # the request's bound from its start
     ((100.0, 150.0, 150.0), {"write_bound": 30.0, "settle": 15.0}, 15.0),  # an answer's time after it gave up
+    ((100.0, 101.0, 159.5), {"write_bound": 60.0, "settle": 15.0}, 0.5),  # even half a second is waited
 ])
 def test_a_write_with_no_answer_is_looked_for_again_once_it_cannot_land_any_more(
         standin: StandIn, caplog: pytest.LogCaptureFixture, times: tuple[float, ...], bounds: dict[str, float],
@@ -342,3 +343,31 @@ def test_errors_of_several_writes_are_summed_up_once_each(standin: StandIn, monk
     assert sorted(parts) == ["a bug, not a LiveDNS answer", "refused _acme-challenge.b", "refused _acme-challenge.c"]
     assert sorted(err.value.advice.split(" ")) == sorted(["fix", "_acme-challenge.b", "fix", "_acme-challenge.c"])
     assert not err.value.refused  # one failure may have left something behind
+
+
+def test_a_write_that_answers_within_its_bound_is_awaited_then_removed(standin: StandIn) -> None:
+    standin.add_fault(method="POST", action="delay", hang_seconds=0.8)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    recs = ChallengeRecords(client_for(standin), write_bound=1.0, settle=0.1)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Interrupted):
+            recs.add([(NAME, "soon")])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert recs.remove_all() == []  # waited (up to 2 s) for the write that took 0.8 s
+    assert standin.challenge_records() == {}
+
+
+def test_what_could_not_be_removed_is_named_with_its_values(standin: StandIn) -> None:
+    recs = ChallengeRecords(client_for(standin))
+    recs.add([(NAME, "apex"), (NAME, "wild")])
+    standin.add_fault(method="PATCH", status=403, times=-1,
+                      body='{"code": 403, "message": "Forbidden", "object": "HTTPForbidden", "cause": "Forbidden"}')
+    (failure,) = recs.remove_all()
+    assert failure.startswith(f"{NAME} TXT apex, wild: removing from TXT {NAME}: HTTP 403")
