@@ -517,3 +517,191 @@ def test_refused_tells_a_definite_refusal_from_an_unknown_outcome() -> None:
     assert livedns.LiveDNSError("x", 403).refused and livedns.LiveDNSError("x", 400).refused
     assert not livedns.LiveDNSError("x", 503).refused and not livedns.LiveDNSError("x").refused
     assert not livedns.LiveDNSError("x", 429).refused and not livedns.UnreadableAnswer("x", 404).refused
+
+
+# ------------------------------------- every answer's error, word for word (what mutation testing asks)
+
+PAT_ADVICE = ("It has most likely expired (tokens last at most one year), or was revoked or mistyped: create a "
+              "new one and run `certbot-dns-gandi-pat rotate --credentials /etc/gandi.ini` (docs/troubleshooting.md: "
+              "Token rejected).")
+KEY_ADVICE = ("Gandi no longer issues API keys: create a Personal Access Token and run `certbot-dns-gandi-pat "
+              "rotate --credentials /etc/gandi.ini`, which replaces the dns_gandi_api_key line "
+              "(docs/troubleshooting.md: Token rejected).")
+FORBIDDEN_ADVICE = ("It needs \"Manage domain name technical configurations\" on this domain, in its organization; "
+                    "{org}`certbot-dns-gandi-pat doctor` shows which is missing (docs/troubleshooting.md: Permission "
+                    "denied).")
+W = "doing it"
+
+
+def answer(status: int, body: Any = None, **headers: str) -> Any:
+    from requests.structures import CaseInsensitiveDict
+
+    data = b"" if body is None else (body.encode() if isinstance(body, str) else __import__("json").dumps(body).encode())
+    return transport.Answer(status, CaseInsensitiveDict(headers), data)
+
+
+@pytest.mark.parametrize("pat,status,body,kind,headline,advice", [
+    (True, 401, envelope(401, "no"), livedns.AuthError,
+     "doing it: HTTP 401 (no - x): Gandi rejected the Personal Access Token in /etc/gandi.ini.", PAT_ADVICE),
+    (False, 401, envelope(401, "no"), livedns.AuthError,
+     "doing it: HTTP 401 (no - x): Gandi rejected the legacy API key in /etc/gandi.ini.", KEY_ADVICE),
+    (True, 403, envelope(403, "Access was denied to this resource."), livedns.ForbiddenError,
+     "doing it: HTTP 403 (Access was denied to this resource. - x): the credential in /etc/gandi.ini is not "
+     "allowed to do this.", FORBIDDEN_ADVICE.format(org="")),
+    (True, 404, NO_RECORD, livedns.LiveDNSError, "doing it: HTTP 404 (Can't find the DNS record - Not Found)", ""),
+    (True, 404, {"message": "no Route matched"}, livedns.UnreadableAnswer,
+     "doing it: HTTP 404 without Gandi's JSON error body, so whether the record exists is unknown; check "
+     "dns_gandi_api_url in /etc/gandi.ini", ""),
+    (True, 409, envelope(409, "Duplicate Entry"), livedns.LiveDNSError, "doing it: HTTP 409 (Duplicate Entry - x)", ""),
+    (True, 429, None, livedns.LiveDNSError, "doing it: HTTP 429, still after retries.",
+     "Gandi LiveDNS is rate-limiting this host (1000 requests a minute per IP address; other clients on it count "
+     "too); try again later."),
+    (True, 503, "down", livedns.LiveDNSError, "doing it: HTTP 503 (down), still after retries.",
+     "Gandi LiveDNS is overloaded or failing; try again later."),
+    (True, 300, None, livedns.LiveDNSError, "doing it: unexpected redirect (HTTP 300)",
+     "Check dns_gandi_api_url in /etc/gandi.ini."),
+    (True, 399, None, livedns.LiveDNSError, "doing it: unexpected redirect (HTTP 399)",
+     "Check dns_gandi_api_url in /etc/gandi.ini."),
+    (True, 418, None, livedns.LiveDNSError, "doing it: HTTP 418", ""),
+])
+def test_each_status_gets_its_words_and_keeps_its_status(pat: bool, status: int, body: Any, kind: type,
+                                                        headline: str, advice: str) -> None:
+    from certbot_dns_gandi_pat._internal.livedns import errors
+
+    client = make(pat)
+    error = errors.from_answer(answer(status, body), W, client.config, lambda text, limit=200: text[:limit])
+    assert type(error) is kind or (kind is livedns.LiveDNSError and isinstance(error, kind))
+    assert (error.headline, error.advice, error.status) == (headline, advice, status)
+
+
+def test_a_sharing_id_is_named_in_the_advice_for_a_403() -> None:
+    from certbot_dns_gandi_pat._internal.livedns import errors
+
+    client = make(dns_gandi_sharing_id=ORG)
+    error = errors.from_answer(answer(403, envelope(403, "no")), W, client.config, lambda text, limit=200: text)
+    assert error.advice == FORBIDDEN_ADVICE.format(org="dns_gandi_sharing_id must name the domain's organization; ")
+
+
+def test_gandis_trace_id_is_quoted_and_cut_at_40() -> None:
+    from certbot_dns_gandi_pat._internal.livedns import errors
+
+    shown = transport.Transport("x", loopback=True, user_agent="t").shown
+    error = errors.from_answer(answer(500, None, **{"trace-id": "97b081ebf0417304"}), W, make().config, shown)
+    assert error.headline == "doing it: HTTP 500 [trace id 97b081ebf0417304], still after retries."
+    error = errors.from_answer(answer(500, None, **{"Trace-Id": "t" * 60}), W, make().config, shown)
+    assert error.headline == f"doing it: HTTP 500 [trace id {'t' * 39}…], still after retries."
+
+
+def test_requests_are_logged_with_their_answers(client: livedns.LiveDNSClient, requests_mock: rm.Mocker,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    requests_mock.get(f"{API}/domains/example.com/nameservers", json=[])
+    client.nameservers("example.com")
+    assert "LiveDNS GET /domains/example.com/nameservers" in caplog.messages
+    assert "LiveDNS GET /domains/example.com/nameservers -> HTTP 200" in caplog.messages
+
+
+def test_the_sharing_id_is_sent_under_its_own_name(requests_mock: rm.Mocker) -> None:
+    client = make(dns_gandi_sharing_id=ORG)
+    requests_mock.get(f"{API}/domains/example.com/nameservers", json=[])
+    client.nameservers("example.com")
+    assert f"sharing_id={ORG}" in requests_mock.request_history[0].url  # the query's key, case and all
+
+
+def test_an_unreachable_api_says_what_to_check(requests_mock: rm.Mocker) -> None:
+    client = make()
+    requests_mock.get(f"{API}/domains/example.com/nameservers", exc=requests.ConnectionError("refused"))
+    with pytest.raises(livedns.LiveDNSError) as err:
+        client.nameservers("example.com")
+    assert err.value.advice == "Check this host's network access to it, or try again later."
+    assert err.value.headline.endswith("(Gandi LiveDNS at api.test)")
+
+
+@pytest.mark.parametrize("post,patch", [(200, 200), (201, 201), (201, 204)])
+def test_every_success_status_of_a_write_is_one(client: livedns.LiveDNSClient, requests_mock: rm.Mocker,
+                                                post: int, patch: int) -> None:
+    requests_mock.post(RRSET, status_code=post, json={"message": "DNS Record Created"})
+    client.add_txt("example.com", "_acme-challenge", ["v"])
+    requests_mock.post(RRSET, status_code=409, json=envelope(409, "Duplicate Entry"))
+    requests_mock.patch(RRSET, status_code=patch, json={"rrset_values": ['"v"']} if patch != 204 else None)
+    requests_mock.get(RRSET, json={"rrset_values": ['"v"']})
+    client.add_txt("example.com", "_acme-challenge", ["v"])
+
+
+def test_an_update_that_lost_values_keeps_its_status(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.post(RRSET, status_code=409, json=envelope(409, "Duplicate Entry"))
+    requests_mock.patch(RRSET, status_code=200, json={"rrset_values": ['"other"']})
+    with pytest.raises(livedns.LiveDNSError) as err:
+        client.add_txt("example.com", "_acme-challenge", ["v"])
+    assert err.value.headline == ("adding to TXT _acme-challenge.example.com: Gandi accepted the update but the "
+                                  "rrset lacks 1 of the values sent; not continuing") and err.value.status == 200
+
+
+def test_a_read_that_fails_says_what_it_read(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(RRSET, status_code=418)
+    with pytest.raises(livedns.LiveDNSError) as err:
+        client.txt_values("example.com", "_acme-challenge")
+    assert err.value.headline == "reading TXT _acme-challenge.example.com: HTTP 418"
+
+
+def test_each_way_of_removing_says_done(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    # values left: done at once
+    requests_mock.patch(RRSET, json={"rrset_values": ['"other"']})
+    assert client.remove_txt("example.com", "_acme-challenge", ["v"]) is True
+    # refused to empty it with PATCH: deleted, as only ours was there
+    requests_mock.patch(RRSET, status_code=400, json={"status": "error", "errors": []})
+    requests_mock.get(RRSET, json={"rrset_values": ['"v"']})
+    requests_mock.delete(RRSET, status_code=204)
+    assert client.remove_txt("example.com", "_acme-challenge", ["v"]) is True
+
+
+def test_once_learnt_an_emptied_rrset_is_handled_without_a_look(requests_mock: rm.Mocker) -> None:
+    for vanishes in (True, False):
+        client = make()
+        requests_mock.reset_mock()
+        requests_mock.patch(RRSET, json={"rrset_values": []})
+        requests_mock.get(RRSET, **({"status_code": 404, "json": NO_RECORD} if vanishes else
+                                    {"json": {"rrset_values": []}}))
+        requests_mock.delete(RRSET, status_code=204)
+        assert client.remove_txt("example.com", "_acme-challenge", ["a"]) is True  # learns
+        assert client.remove_txt("example.com", "_acme-challenge", ["b"]) is True  # knows
+        methods = [r.method for r in requests_mock.request_history]
+        assert methods == (["PATCH", "GET", "PATCH"] if vanishes else ["PATCH", "GET", "DELETE", "PATCH", "DELETE"])
+
+
+def test_an_unreadable_removal_answer_teaches_nothing(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, [{"status_code": 200, "text": ""}, {"json": {"rrset_values": []}}])
+    requests_mock.get(RRSET, status_code=404, json=NO_RECORD)
+    assert client.remove_txt("example.com", "_acme-challenge", ["a"]) is True
+    assert client.remove_txt("example.com", "_acme-challenge", ["b"]) is True
+    # the empty answer proved nothing about emptied rrsets: the second removal still looks
+    assert [r.method for r in requests_mock.request_history] == ["PATCH", "GET", "PATCH", "GET"]
+
+
+def test_a_value_still_there_after_the_removal_is_named(client: livedns.LiveDNSClient,
+                                                        requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, [{"json": {"rrset_values": ['"v"', '"w"']}}, {"text": ""}])
+    with pytest.raises(livedns.LiveDNSError) as err:
+        client.remove_txt("example.com", "_acme-challenge", ["v"])
+    assert err.value.headline == ("removing from TXT _acme-challenge.example.com: Gandi answered the removal but 1 "
+                                  "value(s) are still there")
+    requests_mock.get(RRSET, json={"rrset_values": ['"v"']})
+    with pytest.raises(livedns.LiveDNSError) as err:
+        client.remove_txt("example.com", "_acme-challenge", ["v"])
+    assert err.value.headline.startswith("removing from TXT _acme-challenge.example.com: Gandi answered the removal")
+
+
+def test_a_failed_delete_of_an_emptied_rrset_says_which(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(RRSET, status_code=400, json={"status": "error", "errors": []})
+    requests_mock.get(RRSET, json={"rrset_values": ['"v"']})
+    requests_mock.delete(RRSET, status_code=418)
+    with pytest.raises(livedns.LiveDNSError) as err:
+        client.remove_txt("example.com", "_acme-challenge", ["v"])
+    assert err.value.headline == "deleting empty TXT _acme-challenge.example.com: HTTP 418"
+    requests_mock.patch(RRSET, json={"rrset_values": []})
+    requests_mock.get(RRSET, json={"rrset_values": []})
+    with pytest.raises(livedns.LiveDNSError) as err:
+        make().remove_txt("example.com", "_acme-challenge", ["v"])
+    assert err.value.headline == "deleting empty TXT _acme-challenge.example.com: HTTP 418"
