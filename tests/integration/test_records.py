@@ -156,6 +156,21 @@ def test_writes_run_concurrently_but_bounded(standin: StandIn) -> None:
 
 # ------------------------------------------------- signals, refusals, late writes
 
+def add_interrupted(recs: ChallengeRecords, records: list[tuple[str, str]], after: float) -> None:
+    """``recs.add`` cut by a signal ``after`` seconds in, as Ctrl-C or SIGTERM cut certbot's wait."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, after)
+        with pytest.raises(Interrupted):
+            recs.add(records)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class Interrupted(Exception):
     """Stands for certbot's SignalExit, raised in the main thread by a signal handler."""
 
@@ -165,18 +180,8 @@ def test_a_signal_during_a_single_write_does_not_race_the_cleanup(standin: Stand
     caplog.set_level(logging.INFO)
     standin.add_fault(method="POST", action="delay", hang_seconds=1.0)
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise Interrupted
-
-    previous = signal.signal(signal.SIGALRM, interrupt)
     recs = ChallengeRecords(client_for(standin))
-    try:
-        signal.setitimer(signal.ITIMER_REAL, 0.3)
-        with pytest.raises(Interrupted):
-            recs.add([("_acme-challenge.example.com", "apex"), ("_acme-challenge.example.com", "wild")])
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    add_interrupted(recs, [("_acme-challenge.example.com", "apex"), ("_acme-challenge.example.com", "wild")], after=0.3)
     # The write is still in flight; cleanup waits for it instead of racing it.
     assert recs.remove_all() == []
     assert standin.challenge_records() == {}
@@ -300,18 +305,8 @@ def test_a_write_still_in_flight_after_the_wait_is_not_raced(standin: StandIn,
     caplog.set_level(logging.INFO)
     standin.add_fault(method="POST", action="delay", hang_seconds=2.5)
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise Interrupted
-
-    previous = signal.signal(signal.SIGALRM, interrupt)
     recs = ChallengeRecords(client_for(standin), write_bound=0.1, settle=0.1)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, 0.2)
-        with pytest.raises(Interrupted):
-            recs.add([(NAME, "slow")])
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    add_interrupted(recs, [(NAME, "slow")], after=0.2)
     failures = recs.remove_all()  # waits 1.1 s: the write takes 2.5 s
     assert failures == [f"{NAME} TXT slow: its write is still in flight, so it cannot be removed safely yet"]
     assert "Waiting for 1 TXT write(s) still in flight before removing them" in caplog.messages
@@ -348,18 +343,8 @@ def test_errors_of_several_writes_are_summed_up_once_each(standin: StandIn, monk
 def test_a_write_that_answers_within_its_bound_is_awaited_then_removed(standin: StandIn) -> None:
     standin.add_fault(method="POST", action="delay", hang_seconds=0.8)
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise Interrupted
-
-    previous = signal.signal(signal.SIGALRM, interrupt)
     recs = ChallengeRecords(client_for(standin), write_bound=1.0, settle=0.1)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, 0.2)
-        with pytest.raises(Interrupted):
-            recs.add([(NAME, "soon")])
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    add_interrupted(recs, [(NAME, "soon")], after=0.2)
     assert recs.remove_all() == []  # waited (up to 2 s) for the write that took 0.8 s
     assert standin.challenge_records() == {}
 
