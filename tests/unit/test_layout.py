@@ -66,3 +66,24 @@ def test_only_the_livedns_package_uses_the_transport() -> None:
 def test_every_module_says_what_it_is_for() -> None:
     missing = [p for p in PACKAGE.rglob("*.py") if not ast.get_docstring(ast.parse(p.read_text()))]
     assert not missing, missing
+
+
+# Helpers that assert on the caller's behalf (each holds asserts of its own).
+CHECKING_HELPERS = {"ok", "cycle", "assert_lists_this_plugin"}
+
+
+def test_every_test_asserts_something_that_can_fail() -> None:
+    tests = Path(__file__).resolve().parents[1]
+    silent = []
+    for path in sorted(tests.rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test_")):
+                continue
+            inner = list(ast.walk(node))
+            if any(isinstance(n, ast.Assert) for n in inner):
+                continue
+            calls = {ast.unparse(n.func).rsplit(".", 1)[-1] for n in inner if isinstance(n, ast.Call)}
+            if "raises" in calls or calls & CHECKING_HELPERS:
+                continue
+            silent.append(f"{path.relative_to(tests)}::{node.name}")
+    assert silent == [], silent

@@ -628,6 +628,9 @@ def test_every_success_status_of_a_write_is_one(client: livedns.LiveDNSClient, r
     requests_mock.patch(RRSET, status_code=patch, json={"rrset_values": ['"v"']} if patch != 204 else None)
     requests_mock.get(RRSET, json={"rrset_values": ['"v"']})
     client.add_txt("example.com", "_acme-challenge", ["v"])
+    # each answer was taken as done: no retry, no second PATCH
+    methods = [r.method for r in requests_mock.request_history]
+    assert methods == ["POST", "POST", "PATCH"] + (["GET"] if patch == 204 else [])
 
 
 def test_an_update_that_lost_values_keeps_its_status(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
