@@ -38,7 +38,7 @@ e2e: $(STAMP) pebble
 	$(BIN)/pytest -q tests/e2e
 
 lint: $(STAMP)
-	$(BIN)/ruff check certbot_dns_gandi_pat tests teststack benchmarks
+	$(BIN)/ruff check certbot_dns_gandi_pat tests teststack benchmarks .ci
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict certbot_dns_gandi_pat

@@ -304,10 +304,13 @@ def test_a_journal_that_cannot_be_written_does_not_stop_the_run(standin: StandIn
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(blocker / "j"), CREDS, standin.api_url))
+    log = journal.Journal(str(blocker / "j"), CREDS, standin.api_url)
+    recs = ChallengeRecords(client_for(standin), journal=log)
     recs.add([("_acme-challenge.example.com", V1)])
     assert recs.remove_all() == [] and standin.challenge_records() == {}
-    assert sum("Cannot write the journal" in m for m in caplog.messages) == 1
+    (said,) = [m for m in caplog.messages if "Cannot write the journal" in m]
+    assert said == (f"Cannot write the journal {log.path} (Not a directory); a crash now would leave the "
+                    "challenge values in the zone")
 
 
 @pytest.fixture(autouse=True)

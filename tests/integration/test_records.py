@@ -130,7 +130,8 @@ def test_cname_target_is_written(standin: StandIn) -> None:
     assert standin.txt("example.org", "example-com.acme") == ["v"]
 
 
-def test_writes_run_concurrently_but_bounded(standin: StandIn) -> None:
+def peak_requests(standin: StandIn) -> list[int]:
+    """The most requests the stand-in served at once, from now on (each held 20 ms)."""
     standin.latency = 0.05
     peak, active, lock = [0], [0], threading.Lock()
     original = standin.handle
@@ -140,7 +141,6 @@ def test_writes_run_concurrently_but_bounded(standin: StandIn) -> None:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
         try:
-            import time
             time.sleep(0.02)
             return original(*args)
         finally:
@@ -148,10 +148,19 @@ def test_writes_run_concurrently_but_bounded(standin: StandIn) -> None:
                 active[0] -= 1
 
     standin.handle = counting  # type: ignore[method-assign]
-    recs = ChallengeRecords(client_for(standin), concurrency=4)
-    recs.add([(f"_acme-challenge.h{i}.example.com", "v") for i in range(12)])
-    assert 2 <= peak[0] <= 4
+    return peak
+
+
+@pytest.mark.parametrize("concurrency,names,lowest,highest", [(4, 12, 2, 4), (1, 4, 1, 1), (2, 6, 2, 2), (16, 2, 2, 2)])
+def test_writes_and_removals_run_concurrently_but_bounded(standin: StandIn, concurrency: int, names: int,
+                                                          lowest: int, highest: int) -> None:
+    recs = ChallengeRecords(client_for(standin), concurrency=concurrency)
+    writes = peak_requests(standin)
+    recs.add([(f"_acme-challenge.h{i}.example.com", "v") for i in range(names)])
+    assert lowest <= writes[0] <= highest
+    writes[0] = 0  # the removals, on their own
     assert recs.remove_all() == []
+    assert lowest <= writes[0] <= highest and standin.challenge_records() == {}
 
 
 # ------------------------------------------------- signals, refusals, late writes
@@ -249,6 +258,7 @@ def unknown_write(standin: StandIn, clock: Clock, **bounds: float) -> ChallengeR
     ((100.0, 101.0, 101.0), {"write_bound": 60.0, "settle": 15.0}, 59.0),  # the request's bound from its start
     ((100.0, 150.0, 150.0), {"write_bound": 30.0, "settle": 15.0}, 15.0),  # an answer's time after it gave up
     ((100.0, 101.0, 159.5), {"write_bound": 60.0, "settle": 15.0}, 0.5),  # even half a second is waited
+    ((100.0, 150.0, 150.0), {"write_bound": 30.0}, 1.0),  # the client's attempt bound (1 s here) by default
 ])
 def test_a_write_with_no_answer_is_looked_for_again_once_it_cannot_land_any_more(
         standin: StandIn, caplog: pytest.LogCaptureFixture, times: tuple[float, ...], bounds: dict[str, float],
@@ -356,3 +366,47 @@ def test_what_could_not_be_removed_is_named_with_its_values(standin: StandIn) ->
                       body='{"code": 403, "message": "Forbidden", "object": "HTTPForbidden", "cause": "Forbidden"}')
     (failure,) = recs.remove_all()
     assert failure.startswith(f"{NAME} TXT apex, wild: removing from TXT {NAME}: HTTP 403")
+
+
+def test_a_refused_write_leaves_the_journal_at_once(standin: StandIn, tmp_path: Path) -> None:
+    """Not only at cleanup: a run killed after the refusal must not send a later run after it."""
+    standin.add_fault(method="POST", path=r"/domains/example\.org/.*", status=403, times=-1,
+                      body='{"code": 403, "message": "Forbidden", "object": "HTTPForbidden", "cause": "Forbidden"}')
+    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(tmp_path / "j"), "/etc/g.ini",
+                                                                         standin.api_url))
+    with pytest.raises(livedns.ForbiddenError):
+        recs.add([("_acme-challenge.example.com", "V" * 43), ("_acme-challenge.example.org", "W" * 43)])
+    (path,) = (tmp_path / "j").glob("*.json")
+    assert [r["zone"] for r in __import__("json").loads(path.read_text())["records"]] == ["example.com"]
+    assert recs.remove_all() == []
+
+
+def test_different_refusals_make_a_plain_error_and_a_bug_never_escapes_as_itself(
+        standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = client_for(standin)
+
+    def refuse(zone: str, name: str, values: list[str]) -> None:
+        if name == "_acme-challenge.a":
+            raise livedns.ForbiddenError("no", 403)
+        raise livedns.AuthError("who?", 401)
+
+    monkeypatch.setattr(client, "add_txt", refuse)
+    with pytest.raises(livedns.LiveDNSError) as err:
+        ChallengeRecords(client).add([("_acme-challenge.a.example.com", "v"), ("_acme-challenge.b.example.com", "v")])
+    assert type(err.value) is livedns.LiveDNSError and err.value.refused
+
+    def bug(zone: str, name: str, values: list[str]) -> None:
+        raise RuntimeError("oops")
+
+    monkeypatch.setattr(client, "add_txt", bug)
+    with pytest.raises(livedns.LiveDNSError) as err:
+        ChallengeRecords(client).add([("_acme-challenge.a.example.com", "v"), ("_acme-challenge.b.example.com", "v")])
+    assert type(err.value) is livedns.LiveDNSError and err.value.headline.endswith(": oops")
+
+
+def test_each_write_is_said_when_done(standin: StandIn, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    recs = ChallengeRecords(client_for(standin))
+    recs.add([(NAME, "apex"), (NAME, "wild")])
+    assert f"Added 2 TXT value(s) at {NAME}" in caplog.messages
+    recs.remove_all()
