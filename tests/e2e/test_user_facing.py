@@ -299,7 +299,7 @@ def test_two_packages_registering_dns_gandi(live: Stack, tmp_path: Path) -> None
     (site / "certbot_dns_gandi" / "__init__.py").write_text("")
     # A stand-in for the other package's plugin class: any certbot plugin will do.
     (site / "certbot_dns_gandi" / "main.py").write_text(
-        "from certbot_dns_gandi_pat.dns_gandi import Authenticator as Authenticator\n")
+        "from certbot_dns_gandi_pat._internal.dns_gandi import Authenticator as Authenticator\n")
     info = site / "certbot_dns_gandi-1.6.2.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: certbot-dns-gandi\nVersion: 1.6.2\n")
