@@ -60,7 +60,13 @@ def to_legacy(conf: Path, ini: Path) -> None:
     """The prefixed form certbot-plugin-gandi wrote before certbot 1.7."""
     text = conf.read_text()
     text = text.replace("authenticator = dns-gandi", "authenticator = certbot-plugin-gandi:dns")
-    conf.write_text(re.sub(r"(?m)^dns_gandi_", "certbot_plugin_gandi:dns_", text))
+    text = re.sub(r"(?m)^dns_gandi_", "certbot_plugin_gandi:dns_", text)
+    # In the order docs/commands.md shows (that plugin's): certbot 1.x names the first unknown key.
+    wait = re.search(r"(?m)^certbot_plugin_gandi:dns_propagation_seconds = .*\n", text)
+    if wait:
+        text = text.replace(wait[0], "").replace("authenticator = certbot-plugin-gandi:dns\n",
+                                                 "authenticator = certbot-plugin-gandi:dns\n" + wait[0])
+    conf.write_text(text)
     ini.write_text(re.sub(r"(?m)^dns_gandi_", "certbot_plugin_gandi:dns_", ini.read_text()))
 
 
