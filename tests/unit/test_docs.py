@@ -11,7 +11,7 @@ For README.md, CONTRIBUTING.md and docs/*.md:
 * every ``tested`` marker names an existing test function;
 * every ``(docs/PAGE.md: Heading)`` that a message of the package points to exists;
 * README.md stays short and shows ``make demo`` and ``make test``;
-* nothing points at the project's private notes (``../shared``).
+* nothing points at the project's private notes, which a user's checkout lacks.
 
 Plain file reading: no server, no subprocess.
 """
@@ -239,4 +239,5 @@ def test_the_readme_is_short_and_shows_the_two_set_up_commands() -> None:
 @pytest.mark.parametrize("path", FILES, ids=ids)
 def test_nothing_points_at_the_private_notes(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    assert "../shared" not in text and "/work/shared" not in text, path.name
+    notes = "shared"  # spelt apart so this file does not point at them either
+    assert f"../{notes}" not in text and f"/work/{notes}" not in text, path.name
