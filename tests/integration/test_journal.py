@@ -345,6 +345,24 @@ def test_closing_twice_and_with_the_files_already_gone(tmp_path: Path) -> None:
     assert list((tmp_path / "j").iterdir()) == []
 
 
+def test_a_lock_that_cannot_take_its_name_leaves_no_file_and_says_why(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(src: str, dst: str) -> None:
+        raise PermissionError(13, "refused by the test", dst)
+
+    unlink = os.unlink
+
+    def unlink_then_fail(path: str) -> None:
+        unlink(path)
+        raise FileNotFoundError(2, "already gone", path)
+
+    monkeypatch.setattr(os, "rename", refused)
+    monkeypatch.setattr(os, "unlink", unlink_then_fail)
+    with pytest.raises(PermissionError, match="refused by the test"):
+        journal._new_lock(str(tmp_path / "run.lock"))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_recovery_creates_no_directory(tmp_path: Path) -> None:
     assert journal.find_stale(str(tmp_path / "none")) == ([], []) and list(tmp_path.iterdir()) == []
 

@@ -198,6 +198,25 @@ def test_a_signal_during_a_single_write_does_not_race_the_cleanup(standin: Stand
     assert "Removed 2 TXT value(s) at _acme-challenge.example.com" in caplog.messages
 
 
+def test_a_write_a_signal_stopped_before_it_was_sent_is_not_waited_for_nor_removed(
+        standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    recs = ChallengeRecords(client_for(standin))
+    submit = ChallengeRecords._submit
+
+    def cut_at_the_second(self: ChallengeRecords, rrset: object, values: list[str]) -> object:
+        if rrset.zone == "example.org":  # type: ignore[attr-defined]
+            raise Interrupted
+        return submit(self, rrset, values)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ChallengeRecords, "_submit", cut_at_the_second)
+    with pytest.raises(Interrupted):
+        recs.add([("_acme-challenge.example.com", "a"), ("_acme-challenge.example.org", "b")])
+    assert recs.remove_all() == []
+    patched = [p for m, p, _ in standin.log if m == "PATCH"]
+    assert patched == ["/v5/livedns/domains/example.com/records/_acme-challenge/TXT"]
+    assert standin.challenge_records() == {}
+
+
 def test_cleanup_skips_what_gandi_refused_to_write(standin: StandIn) -> None:
     standin.add_fault(method="POST", path=r"/domains/example\.org/.*", status=403, times=-1)
     recs = ChallengeRecords(client_for(standin))

@@ -642,6 +642,16 @@ def test_an_update_that_lost_values_keeps_its_status(client: livedns.LiveDNSClie
                                   "rrset lacks 1 of the values sent; not continuing") and err.value.status == 200
 
 
+def test_a_merge_that_fails_says_what_it_added_to(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.post(RRSET, status_code=409, json=envelope(409, "Duplicate Entry"))
+    requests_mock.patch(RRSET, status_code=418)
+    requests_mock.get(RRSET, json={"rrset_values": ['"other"']})
+    with pytest.raises(livedns.LiveDNSError) as err:
+        client.add_txt("example.com", "_acme-challenge", ["v"])
+    assert err.value.headline == "adding to TXT _acme-challenge.example.com: HTTP 418"
+    assert err.value.maybe_applied  # a refused merge after a conflict is no proof of nothing written
+
+
 def test_a_read_that_fails_says_what_it_read(client: livedns.LiveDNSClient, requests_mock: rm.Mocker) -> None:
     requests_mock.get(RRSET, status_code=418)
     with pytest.raises(livedns.LiveDNSError) as err:
