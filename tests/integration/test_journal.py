@@ -169,6 +169,44 @@ def test_the_lock_tells_a_live_run_from_a_dead_one(tmp_path: Path) -> None:
     own.close()
 
 
+CLOSED_STDIN = """
+import fcntl, json, os, sys
+os.close(0)  # as a daemon may start us: the next file opened gets descriptor 0
+sys.path.insert(0, sys.argv[2])
+from certbot_dns_gandi_pat._internal import journal
+found, problems = journal.find_stale(sys.argv[1])
+holder = os.readlink("/proc/self/fd/0")
+for stale in found:
+    journal.release(stale)
+free = []
+for name in ("1-forged.lock", "2-dead.lock"):
+    fd = os.open(os.path.join(sys.argv[1], name), os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        free.append(name)
+    except OSError:
+        pass
+    os.close(fd)
+print(json.dumps({"found": [s.path for s in found], "problems": len(problems), "holder": holder, "free": free}))
+"""
+
+
+def test_a_lock_on_descriptor_0_is_held_and_let_go_like_any_other(tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    write_journal(directory, "1-forged.json", "http://x", [record("example.com", "@", "v=spf1 -all")])
+    write_journal(directory, "2-dead.json", "http://x", [record("example.com", "_acme-challenge", V1)])
+    for name in ("1-forged.lock", "2-dead.lock"):
+        (directory / name).write_text("")
+    out = subprocess.run([sys.executable, "-c", CLOSED_STDIN, str(directory), str(Path(__file__).parents[2])],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    result = json.loads(out)
+    assert result["found"] == [str(directory / "2-dead.json")] and result["problems"] == 1
+    # the refused journal's lock went back, so the live one was taken on descriptor 0 ...
+    assert result["holder"] == str(directory / "2-dead.lock")
+    # ... and releasing it let it go: both runs' locks are free again
+    assert result["free"] == ["1-forged.lock", "2-dead.lock"]
+
+
 FORGED = [
     ("the zone's SPF at the apex", record("example.com", "@", "v=spf1 include:_mailcust.gandi.net ~all")),
     ("a DKIM key", record("example.com", "gm1._domainkey", "v=DKIM1; k=rsa; p=MIGfMA0")),
@@ -367,7 +405,7 @@ def test_recovery_creates_no_directory(tmp_path: Path) -> None:
     assert journal.find_stale(str(tmp_path / "none")) == ([], []) and list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("mode", [0o750, 0o705, 0o770])
+@pytest.mark.parametrize("mode", [0o750, 0o705, 0o770, 0o670])
 def test_a_loose_directory_is_tightened_by_recovery_too(tmp_path: Path, mode: int) -> None:
     directory = tmp_path / "journal"
     directory.mkdir()
