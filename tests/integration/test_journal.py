@@ -169,42 +169,39 @@ def test_the_lock_tells_a_live_run_from_a_dead_one(tmp_path: Path) -> None:
     own.close()
 
 
-CLOSED_STDIN = """
-import fcntl, json, os, sys
-os.close(0)  # as a daemon may start us: the next file opened gets descriptor 0
-sys.path.insert(0, sys.argv[2])
-from certbot_dns_gandi_pat._internal import journal
-found, problems = journal.find_stale(sys.argv[1])
-holder = os.readlink("/proc/self/fd/0")
-for stale in found:
-    journal.release(stale)
-free = []
-for name in ("1-forged.lock", "2-dead.lock"):
-    fd = os.open(os.path.join(sys.argv[1], name), os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        free.append(name)
-    except OSError:
-        pass
-    os.close(fd)
-print(json.dumps({"found": [s.path for s in found], "problems": len(problems), "holder": holder, "free": free}))
-"""
-
-
 def test_a_lock_on_descriptor_0_is_held_and_let_go_like_any_other(tmp_path: Path) -> None:
     directory = tmp_path / "journal"
     write_journal(directory, "1-forged.json", "http://x", [record("example.com", "@", "v=spf1 -all")])
     write_journal(directory, "2-dead.json", "http://x", [record("example.com", "_acme-challenge", V1)])
-    for name in ("1-forged.lock", "2-dead.lock"):
-        (directory / name).write_text("")
-    out = subprocess.run([sys.executable, "-c", CLOSED_STDIN, str(directory), str(Path(__file__).parents[2])],
-                         capture_output=True, text=True, check=True, timeout=60).stdout
-    result = json.loads(out)
-    assert result["found"] == [str(directory / "2-dead.json")] and result["problems"] == 1
-    # the refused journal's lock went back, so the live one was taken on descriptor 0 ...
-    assert result["holder"] == str(directory / "2-dead.lock")
-    # ... and releasing it let it go: both runs' locks are free again
-    assert result["free"] == ["1-forged.lock", "2-dead.lock"]
+    locks = [directory / "1-forged.lock", directory / "2-dead.lock"]
+    for lock in locks:
+        lock.write_text("")
+    # As a daemon may start us, with standard input closed: the next file opened gets descriptor 0.
+    saved = os.dup(0)
+    os.close(0)
+    try:
+        found, problems = journal.find_stale(str(directory))
+        holder = os.readlink("/proc/self/fd/0")
+        for stale in found:
+            journal.release(stale)
+        free = []  # looked at before descriptor 0 is restored, which would close whatever it holds
+        for lock in locks:
+            fd = os.open(lock, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                free.append(lock)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+    assert [s.path for s in found] == [str(directory / "2-dead.json")] and len(problems) == 1
+    # the refused journal's lock went back, so the dead run's was taken on descriptor 0 ...
+    assert holder == str(locks[1])
+    # ... and releasing it let it go: both locks are free again
+    assert free == locks
 
 
 FORGED = [
