@@ -391,8 +391,9 @@ def test_a_refused_write_leaves_the_journal_at_once(standin: StandIn, tmp_path: 
     """Not only at cleanup: a run killed after the refusal must not send a later run after it."""
     standin.add_fault(method="POST", path=r"/domains/example\.org/.*", status=403, times=-1,
                       body='{"code": 403, "message": "Forbidden", "object": "HTTPForbidden", "cause": "Forbidden"}')
-    recs = ChallengeRecords(client_for(standin), journal=journal.Journal(str(tmp_path / "j"), "/etc/g.ini",
-                                                                         standin.api_url))
+    # One write at a time, so the refusal is the last write to end: no later save can hide a missing one.
+    recs = ChallengeRecords(client_for(standin), concurrency=1,
+                            journal=journal.Journal(str(tmp_path / "j"), "/etc/g.ini", standin.api_url))
     with pytest.raises(livedns.ForbiddenError):
         recs.add([("_acme-challenge.example.com", "V" * 43), ("_acme-challenge.example.org", "W" * 43)])
     (path,) = (tmp_path / "j").glob("*.json")
