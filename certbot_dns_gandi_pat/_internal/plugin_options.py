@@ -26,7 +26,7 @@ class Option:
     name: str
     help: str
     default: Optional[int] = None
-    values: str = ""  # as the docs show them: "1-86400", "path"
+    values: str = ""  # as the docs show a non-numeric one ("path"); a numeric one shows low-high
     low: Optional[int] = None
     high: Optional[int] = None
 
@@ -54,13 +54,13 @@ OPTIONS = (
     # what gets waited only when no nameserver can be asked at all.
     Option("propagation-seconds", "The longest time to wait for every authoritative nameserver to serve "
            "the TXT records; the plugin checks about once a second and goes on as soon as they do.",
-           default=300, values="1-86400", low=1, high=86400),
+           default=300, low=1, high=86400),
     Option("nameservers", "HOST[:PORT],... Ask these DNS servers, instead of the zone's authoritative "
            "nameservers, whether the records are served, and follow _acme-challenge CNAME delegations "
            "through them (restricted networks, split horizon, tests).", values="HOST[:PORT],..."),
     Option("expiry-warning-days", "Warn, even under --quiet, when the Personal Access Token expires within "
            "this many days: the next renewal of a 90-day certificate comes 60 days after this one. 0 turns "
-           "the check off.", default=tokens.DEFAULT_WARNING_DAYS, values="0-3650", low=0, high=3650),
+           "the check off.", default=tokens.DEFAULT_WARNING_DAYS, low=0, high=3650),
 )
 BY_NAME = {option.name: option for option in OPTIONS}
 DEFAULT_PROPAGATION_SECONDS = BY_NAME["propagation-seconds"].default or 0

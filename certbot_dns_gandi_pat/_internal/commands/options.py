@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Optional
 
-from certbot_dns_gandi_pat._internal import dnscheck, tokens
+from certbot_dns_gandi_pat._internal import dnscheck, plugin_options, tokens
 
 CONFIG_DIR = "/etc/letsencrypt"
-DAYS = (0, 3650)
+# The same range as the plugin's --dns-gandi-expiry-warning-days.
+_WARNING = plugin_options.BY_NAME["expiry-warning-days"]
+DAYS = (_WARNING.low or 0, _WARNING.high or 0)
 
 
 def config_dir(parser: argparse.ArgumentParser) -> None:
