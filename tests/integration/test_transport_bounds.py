@@ -11,6 +11,7 @@ import socket
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -22,6 +23,18 @@ from teststack.rawserver import RawServer, answer, drip
 from teststack.standin import StandIn
 
 pytestmark = pytest.mark.slow  # real waits: not in the quick run
+
+
+def peak_of_a_refused_answer(script: Callable[[socket.socket, bytes], None], refusal: str) -> int:
+    """The memory a request took to refuse what ``script`` answers, with ``refusal``."""
+    with RawServer(script) as server:
+        tracemalloc.start()
+        try:
+            with pytest.raises(transport.TransportError, match=refusal):
+                make_transport().request("GET", server.url + "/x")
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
 
 
 def test_drip_fed_headers_cannot_hold_a_request_past_its_budget() -> None:
@@ -82,15 +95,7 @@ def test_an_endless_body_is_cut_at_the_cap_in_bounded_memory(encoding: str) -> N
         for _ in range(400):  # 25 MiB, without a length
             conn.sendall(chunk)
 
-    with RawServer(script) as server:
-        tracemalloc.start()
-        try:
-            with pytest.raises(transport.TransportError, match="larger than 1024 KiB"):
-                make_transport().request("GET", server.url + "/x")
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-    assert peak < 8 << 20, peak
+    assert peak_of_a_refused_answer(script, "larger than 1024 KiB") < 8 << 20
 
 
 @pytest.mark.parametrize("value", ["1.5", "soon", "-5", "Wed, 99 Foo 2015 99:99:99 GMT", "1e400"])
@@ -161,12 +166,5 @@ def test_huge_headers_are_refused_in_bounded_memory() -> None:
         with contextlib.suppress(OSError):
             conn.sendall(huge)
 
-    with RawServer(script) as server:
-        tracemalloc.start()
-        try:
-            with pytest.raises(transport.TransportError, match="headers were larger than 64 KiB"):
-                make_transport().request("GET", server.url + "/x")
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-    assert peak < 2 << 20, peak  # 47 MiB when every header line was read
+    # 47 MiB when every header line was read
+    assert peak_of_a_refused_answer(script, "headers were larger than 64 KiB") < 2 << 20
